@@ -1,0 +1,350 @@
+"""Questionnaire definitions: YAML file → validated plain dict → frozen objects.
+
+Validation happens once, here; everything downstream (form builder, storage, analysis)
+trusts the frozen objects. Errors name the file, the item and the problem so an
+administrator can fix a definition without reading code.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema
+import yaml
+
+HERE = Path(__file__).resolve().parent
+SCHEMA_PATH = HERE / "schema.json"
+
+SATISFACTION_CODES = (1, 2, 3, 4, 5)  # ascending, as on the official paper forms
+NO_OPINION = 0
+SATISFACTION_LABELS = {
+    5: ("Rất hài lòng", "Very satisfied"),
+    4: ("Hài lòng", "Satisfied"),
+    3: ("Bình thường", "Neutral"),
+    2: ("Không hài lòng", "Dissatisfied"),
+    1: ("Rất không hài lòng", "Very dissatisfied"),
+    0: ("Không có ý kiến", "No opinion / not used"),
+}
+CODED_TYPES = frozenset({"satisfaction", "single", "multiple", "number"})
+
+
+class QuestionnaireError(ValueError):
+    """A definition is invalid: says where (file, item) and what is wrong."""
+
+    def __init__(self, source: str, where: str, problem: str) -> None:
+        self.source, self.where, self.problem = source, where, problem
+        super().__init__(f"{source}: {where}: {problem}")
+
+
+@dataclass(frozen=True)
+class Text:
+    vi: str
+    en: str
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" else self.vi
+
+
+@dataclass(frozen=True)
+class Option:
+    code: int
+    label: Text
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Show the owning item only when `item`'s answer is one of `codes`."""
+
+    item: str
+    codes: tuple[int, ...]
+
+    def holds(self, answers: dict[str, Any]) -> bool:
+        value = answers.get(self.item)
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return any(v in self.codes for v in value)
+        return value in self.codes
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
+    type: str
+    label: Text
+    section: str
+    help: Text | None = None
+    required: bool = False
+    no_opinion: bool = False
+    options: tuple[Option, ...] = ()
+    min: int | None = None
+    max: int | None = None
+    max_length: int | None = None
+    show_if: Condition | None = None
+    role: str | None = None
+    verify: str | None = None
+
+    @property
+    def valid_codes(self) -> frozenset[int]:
+        """Codes a stored answer may carry (empty for free text and numbers)."""
+        if self.type == "satisfaction":
+            return frozenset(SATISFACTION_CODES + ((NO_OPINION,) if self.no_opinion else ()))
+        if self.type in ("single", "multiple"):
+            return frozenset(o.code for o in self.options)
+        return frozenset()
+
+    def choices(self, lang: str) -> list[tuple[int, str]]:
+        """(code, label) pairs in display order."""
+        if self.type == "satisfaction":
+            codes = SATISFACTION_CODES + ((NO_OPINION,) if self.no_opinion else ())
+            return [(c, SATISFACTION_LABELS[c][1 if lang == "en" else 0]) for c in codes]
+        return [(o.code, o.label.get(lang)) for o in self.options]
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: Text
+    items: tuple[Item, ...]
+    help: Text | None = None
+    element: bool = False
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """How criteria roll up to elements and elements to the overall index (DOMAIN.md §4)."""
+
+    element: str = "mean_of_criteria"
+    overall: str = "mean_of_elements"
+    weights: tuple[tuple[str, float], ...] = ()
+    overall_item: str | None = None
+    comprehensive: bool = False
+    note: Text | None = None
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    key: str
+    version: int
+    title: Text
+    source_document: str
+    sections: tuple[Section, ...]
+    rollup: Rollup | None
+    kind: str | None = None
+    intro: Text | None = None
+    source_note: str | None = None
+    estimated_minutes: int | None = None
+    definition: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
+
+    @property
+    def items(self) -> Iterator[Item]:
+        for section in self.sections:
+            yield from section.items
+
+    def item(self, key: str) -> Item:
+        for item in self.items:
+            if item.key == key:
+                return item
+        raise KeyError(key)
+
+    @property
+    def criteria(self) -> list[Item]:
+        """Satisfaction items of element sections: the inputs of the index."""
+        return [i for s in self.sections if s.element for i in s.items if i.type == "satisfaction"]
+
+    def structure(self) -> list[dict[str, Any]]:
+        """item → element table (rows of plain dicts) for the analysis package."""
+        weights = dict(self.rollup.weights) if self.rollup else {}
+        return [
+            {"item": i.key, "element": i.section, "weight": weights.get(i.section, 1.0)}
+            for i in self.criteria
+        ]
+
+    @property
+    def canonical_json(self) -> str:
+        return json.dumps(self.definition, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.canonical_json.encode()).hexdigest()
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+
+
+def _where(data: dict, path: list) -> str:
+    """Turn a JSON path into 'section X / item Y / field' using the keys the author wrote."""
+    parts: list[str] = []
+    node: Any = data
+    for step in path:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            parts.append(str(step))
+            continue
+        if isinstance(step, int) and isinstance(node, dict) and "key" in node:
+            kind = "item" if "type" in node or "label" in node else "section"
+            parts[-1:] = [f"{kind} '{node['key']}'"] if parts and parts[-1] in ("items", "sections") else parts[-1:] + [f"'{node['key']}'"]
+        elif isinstance(step, int) and isinstance(node, dict) and "code" in node:
+            parts[-1:] = [f"option {node['code']}"]
+        else:
+            parts.append(str(step))
+    return " / ".join(parts) or "(top level)"
+
+
+def _schema_problem(err: jsonschema.ValidationError) -> str:
+    if err.validator == "required":
+        return f"missing {err.message.split(' is a required')[0]}"
+    if err.validator == "additionalProperties":
+        return f"unknown field: {err.message.split('(')[-1].rstrip(')')}"
+    if err.validator == "enum":
+        return f"{err.instance!r} is not one of {', '.join(map(repr, err.validator_value))}"
+    if err.validator == "pattern":
+        return f"{err.instance!r} is not a valid key (lowercase letters, digits, '_' ; starts with a letter)"
+    return err.message
+
+
+def load_dict(data: Any, source: str = "<definition>") -> Questionnaire:
+    """Validate a parsed definition and build the frozen questionnaire."""
+    if not isinstance(data, dict):
+        raise QuestionnaireError(source, "(top level)", "the file must be a mapping of fields (key, version, title, …)")
+    errors = sorted(_validator().iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        err = max(errors, key=lambda e: len(e.absolute_path))
+        raise QuestionnaireError(source, _where(data, list(err.absolute_path)), _schema_problem(err))
+    return _build(data, source)
+
+
+def load_file(path: str | Path) -> Questionnaire:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise QuestionnaireError(path.name, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QuestionnaireError(path.name, "(file)", f"cannot be read: {exc}") from None
+    return load_dict(data, path.name)
+
+
+def bundled_paths(directory: Path = HERE) -> list[Path]:
+    return sorted(directory.glob("*.yaml"))
+
+
+def load_all(directory: Path = HERE) -> list[Questionnaire]:
+    return [load_file(p) for p in bundled_paths(directory)]
+
+
+def _text(d: dict | None) -> Text | None:
+    return Text(d["vi"], d["en"]) if d else None
+
+
+def _build(data: dict, source: str) -> Questionnaire:
+    seen: dict[str, str] = {}
+    sections: list[Section] = []
+    coded: dict[str, Item] = {}
+    for s in data["sections"]:
+        if s["key"] in seen:
+            raise QuestionnaireError(source, f"section '{s['key']}'", "duplicate key (section keys and item keys must be unique)")
+        seen[s["key"]] = "section"
+        items: list[Item] = []
+        for raw in s["items"]:
+            where = f"item '{raw['key']}'"
+            if raw["key"] in seen:
+                raise QuestionnaireError(source, where, "duplicate key (each item key must be unique in the questionnaire)")
+            seen[raw["key"]] = "item"
+            item = _build_item(raw, s["key"], source, where)
+            if item.show_if is not None:
+                target = coded.get(item.show_if.item)
+                if target is None:
+                    raise QuestionnaireError(
+                        source, where,
+                        f"show_if refers to '{item.show_if.item}', which is not a choice or satisfaction item placed before this one",
+                    )
+                bad = set(item.show_if.codes) - target.valid_codes
+                if bad:
+                    raise QuestionnaireError(
+                        source, where,
+                        f"show_if uses code(s) {sorted(bad)} that item '{target.key}' does not have (valid: {sorted(target.valid_codes)})",
+                    )
+            if item.type in ("satisfaction", "single", "multiple"):
+                coded[item.key] = item
+            items.append(item)
+        sections.append(Section(s["key"], _text(s["title"]), tuple(items), _text(s.get("help")), bool(s.get("element"))))
+
+    rollup = _build_rollup(data.get("rollup"), sections, coded, source)
+    return Questionnaire(
+        key=data["key"], version=data["version"], title=_text(data["title"]),
+        source_document=data["source"]["document"], source_note=data["source"].get("note"),
+        sections=tuple(sections), rollup=rollup, kind=data.get("kind"), intro=_text(data.get("intro")),
+        estimated_minutes=data.get("estimated_minutes"), definition=data,
+    )
+
+
+def _build_item(raw: dict, section: str, source: str, where: str) -> Item:
+    kind = raw["type"]
+    options = tuple(Option(o["code"], _text(o["label"])) for o in raw.get("options", ()))
+    if kind in ("single", "multiple"):
+        if not options:
+            raise QuestionnaireError(source, where, f"a '{kind}' item needs 'options' (at least two)")
+        codes = [o.code for o in options]
+        if len(set(codes)) != len(codes):
+            dup = sorted({c for c in codes if codes.count(c) > 1})
+            raise QuestionnaireError(source, where, f"option code(s) {dup} used more than once")
+    elif options:
+        raise QuestionnaireError(source, where, f"'options' is only for single/multiple items, not '{kind}'")
+    if kind == "number":
+        lo, hi = raw.get("min"), raw.get("max")
+        if lo is None or hi is None:
+            raise QuestionnaireError(source, where, "a number item needs both 'min' and 'max'")
+        if lo > hi:
+            raise QuestionnaireError(source, where, f"min ({lo}) is greater than max ({hi})")
+    elif "min" in raw or "max" in raw:
+        raise QuestionnaireError(source, where, "'min'/'max' are only for number items")
+    if raw.get("no_opinion") and kind != "satisfaction":
+        raise QuestionnaireError(source, where, "'no_opinion' is only for satisfaction items")
+    if "max_length" in raw and kind not in ("text", "textarea"):
+        raise QuestionnaireError(source, where, "'max_length' is only for text items")
+    cond = raw.get("show_if")
+    return Item(
+        key=raw["key"], type=kind, label=_text(raw["label"]), section=section, help=_text(raw.get("help")),
+        required=bool(raw.get("required")), no_opinion=bool(raw.get("no_opinion")), options=options,
+        min=raw.get("min"), max=raw.get("max"),
+        max_length=raw.get("max_length", 200 if kind == "text" else 2000 if kind == "textarea" else None),
+        show_if=Condition(cond["item"], tuple(cond["in"])) if cond else None,
+        role=raw.get("role"), verify=raw.get("verify"),
+    )
+
+
+def _build_rollup(raw: dict | None, sections: list[Section], coded: dict[str, Item], source: str) -> Rollup | None:
+    elements = [s for s in sections if s.element]
+    if raw is None:
+        if elements:
+            raise QuestionnaireError(source, "rollup", "sections are marked as elements but no 'rollup' rule is given")
+        return None
+    if not elements:
+        raise QuestionnaireError(source, "rollup", "a rollup needs at least one section with 'element: true'")
+    for s in elements:
+        if not any(i.type == "satisfaction" for i in s.items):
+            raise QuestionnaireError(source, f"section '{s.key}'", "an element section needs at least one satisfaction item")
+    weights = raw.get("weights", {})
+    element_keys = {s.key for s in elements}
+    unknown = set(weights) - element_keys
+    if unknown:
+        raise QuestionnaireError(source, "rollup / weights", f"unknown element(s) {sorted(unknown)}; elements are {sorted(element_keys)}")
+    if raw["overall"] == "weighted" and set(weights) != element_keys:
+        raise QuestionnaireError(source, "rollup / weights", f"'weighted' needs a weight for every element: missing {sorted(element_keys - set(weights))}")
+    overall_item = raw.get("overall_item")
+    if overall_item is not None:
+        target = coded.get(overall_item)
+        if target is None or target.type != "satisfaction":
+            raise QuestionnaireError(source, "rollup / overall_item", f"'{overall_item}' is not a satisfaction item of this questionnaire")
+    return Rollup(
+        element=raw["element"], overall=raw["overall"], weights=tuple(sorted(weights.items())),
+        overall_item=overall_item, comprehensive=bool(raw.get("comprehensive")), note=_text(raw.get("note")),
+    )

@@ -1,0 +1,63 @@
+"""The SIPAS web application: create_app wires configuration, extensions and blueprints."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("SURVEY_INSTANCE_PATH", str(ROOT / "instance")),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        DATABASE_URL=f"sqlite:///{Path(app.instance_path) / 'survey.sqlite3'}",
+        MAX_CONTENT_LENGTH=64 * 1024,  # a filled form is a few KB; anything bigger is refused with 413
+        WTF_CSRF_TIME_LIMIT=24 * 3600,  # a citizen may leave the form open for a long time
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        PUBLIC_BASE_URL=None,  # e.g. https://hailong.example.gov.vn; defaults to the request host
+        DOSSIER_LINK_DAYS=30,
+        QUESTIONNAIRE_DIR=str(ROOT / "questionnaires"),
+    )
+    if test_config is None:
+        app.config.from_prefixed_env("SURVEY")
+    else:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+
+    from . import compress, db, errors, i18n
+    from .forms import csrf
+
+    db.init_app(app)
+    csrf.init_app(app)
+    i18n.init_app(app)
+    errors.init_app(app)
+    compress.init_app(app)
+    app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
+
+    from . import cli, public
+
+    app.register_blueprint(public.bp)
+    cli.init_app(app)
+    return app
+
+
+def _instance_secret(instance: Path) -> str:
+    """A per-installation secret kept in instance/, so every worker on the machine shares it.
+    Several machines must set SURVEY_SECRET_KEY to the same value instead."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,84 @@
+"""Published questionnaire versions: publish a definition, find the one a request needs."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from questionnaires.loader import Questionnaire, load_dict
+
+from .models import QuestionnaireVersion
+
+
+class PublishError(ValueError):
+    pass
+
+
+def publish(session: Session, questionnaire: Questionnaire) -> tuple[QuestionnaireVersion, str]:
+    """Store a definition as an immutable version. Returns (row, 'new' | 'unchanged').
+
+    Changed content under an already-published version number is refused: responses
+    must keep meaning what they meant when they were given.
+    """
+    existing = session.scalar(
+        select(QuestionnaireVersion).filter_by(key=questionnaire.key, version=questionnaire.version)
+    )
+    if existing is not None:
+        if existing.checksum == questionnaire.checksum:
+            return existing, "unchanged"
+        latest = latest_version_number(session, questionnaire.key)
+        raise PublishError(
+            f"{questionnaire.key}: version {questionnaire.version} is already published with different content; "
+            f"set 'version: {latest + 1}' in the file to publish the change"
+        )
+    latest = latest_version_number(session, questionnaire.key)
+    if questionnaire.version < latest:
+        raise PublishError(
+            f"{questionnaire.key}: version {questionnaire.version} is older than the published version {latest}; "
+            f"use 'version: {latest + 1}'"
+        )
+    row = QuestionnaireVersion(
+        key=questionnaire.key, version=questionnaire.version,
+        checksum=questionnaire.checksum, definition=questionnaire.canonical_json,
+    )
+    session.add(row)
+    session.flush()
+    return row, "new"
+
+
+def latest_version_number(session: Session, key: str) -> int:
+    return session.scalar(select(func.max(QuestionnaireVersion.version)).filter_by(key=key)) or 0
+
+
+def latest(session: Session, key: str) -> QuestionnaireVersion | None:
+    return session.scalar(
+        select(QuestionnaireVersion).filter_by(key=key).order_by(QuestionnaireVersion.version.desc()).limit(1)
+    )
+
+
+def get_version(session: Session, key: str, version: int) -> QuestionnaireVersion | None:
+    return session.scalar(select(QuestionnaireVersion).filter_by(key=key, version=version))
+
+
+def list_latest(session: Session) -> list[QuestionnaireVersion]:
+    newest = (
+        select(QuestionnaireVersion.key, func.max(QuestionnaireVersion.version).label("v"))
+        .group_by(QuestionnaireVersion.key).subquery()
+    )
+    return list(session.scalars(
+        select(QuestionnaireVersion)
+        .join(newest, (QuestionnaireVersion.key == newest.c.key) & (QuestionnaireVersion.version == newest.c.v))
+        .order_by(QuestionnaireVersion.key)
+    ))
+
+
+def definition(row: QuestionnaireVersion) -> Questionnaire:
+    """The frozen questionnaire of a stored version (parsed once per process per checksum)."""
+    return _parse(row.checksum, row.definition)
+
+
+@lru_cache(maxsize=128)
+def _parse(checksum: str, text: str) -> Questionnaire:
+    return load_dict(json.loads(text), f"stored version {checksum[:12]}")

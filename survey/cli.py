@@ -1,0 +1,142 @@
+"""Command groups wiring the CLI to domain functions. Each command commits once at its end."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from alembic import command as alembic_command
+from alembic.config import Config as AlembicConfig
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from questionnaires.loader import QuestionnaireError, bundled_paths, load_file
+
+from . import catalog, db
+from .models import QuestionnaireVersion, Response
+
+ROOT = Path(__file__).resolve().parent.parent
+
+db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+questionnaire_cli = AppGroup("questionnaire", help="Check, list and publish questionnaire definitions.")
+demo_cli = AppGroup("demo", help="Synthetic demo data.")
+
+
+def alembic_config() -> AlembicConfig:
+    cfg = AlembicConfig(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", current_app.config["DATABASE_URL"].replace("%", "%%"))
+    return cfg
+
+
+def run_alembic(action: str, *args: str) -> None:
+    """Run an Alembic command on the app's engine, inside one transaction."""
+    cfg = alembic_config()
+    with db.engine().begin() as connection:
+        cfg.attributes["connection"] = connection
+        getattr(alembic_command, action)(cfg, *args)
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the schema up to REVISION (default: the newest). Safe to run twice."""
+    run_alembic("upgrade", revision)
+    click.echo(f"Database at revision {revision}.")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    run_alembic("downgrade", revision)
+    click.echo(f"Database downgraded to {revision}.")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    run_alembic("current")
+
+
+def _paths(paths: tuple[str, ...]) -> list[Path]:
+    return [Path(p) for p in paths] if paths else bundled_paths(Path(current_app.config["QUESTIONNAIRE_DIR"]))
+
+
+@questionnaire_cli.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+def questionnaire_check(paths: tuple[str, ...]) -> None:
+    """Validate definition files (default: the bundled ones) without publishing."""
+    failed = 0
+    for path in _paths(paths):
+        try:
+            q = load_file(path)
+        except QuestionnaireError as exc:
+            failed += 1
+            click.secho(f"✗ {exc}", fg="red", err=True)
+            continue
+        click.echo(f"✓ {path.name}: {q.key} v{q.version}, {sum(1 for _ in q.items)} items, {len(q.criteria)} criteria")
+    if failed:
+        raise click.ClickException(f"{failed} invalid file(s)")
+
+
+@questionnaire_cli.command("publish")
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+def questionnaire_publish(paths: tuple[str, ...]) -> None:
+    """Publish definitions as new immutable versions (unchanged files are skipped)."""
+    session = db.get_session()
+    try:
+        results = [catalog.publish(session, load_file(p)) for p in _paths(paths)]
+    except (QuestionnaireError, catalog.PublishError) as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from None
+    session.commit()
+    for row, status in results:
+        click.echo(f"{row.key} v{row.version}: {'published' if status == 'new' else 'already published, unchanged'}")
+
+
+@questionnaire_cli.command("list")
+def questionnaire_list() -> None:
+    """Published versions with their response counts."""
+    session = db.get_session()
+    counts = dict(session.execute(select(Response.version_id, func.count()).group_by(Response.version_id)).all())
+    rows = session.scalars(select(QuestionnaireVersion).order_by(QuestionnaireVersion.key, QuestionnaireVersion.version))
+    for row in rows:
+        q = catalog.definition(row)
+        click.echo(f"{row.key:<20} v{row.version:<3} {row.published_at:%d/%m/%Y}  {counts.get(row.id, 0):>9} responses  {q.title.vi}")
+
+
+@demo_cli.command("load")
+@click.option("--responses", "total", default=3000, show_default=True, help="Synthetic responses to add.")
+@click.option("--seed", default=2026, show_default=True)
+@click.option("--if-empty", is_flag=True, help="Do nothing when responses already exist (used by `make run`).")
+def demo_load(total: int, seed: int, if_empty: bool) -> None:
+    """Load a synthetic province (units, counters, fields) and responses."""
+    from . import demo
+
+    session = db.get_session()
+    if if_empty and session.scalar(select(func.count()).select_from(Response)):
+        click.echo("Demo data already present; nothing to do.")
+        return
+    for path in bundled_paths(Path(current_app.config["QUESTIONNAIRE_DIR"])):
+        catalog.publish(session, load_file(path))
+    counters = demo.build_registry(session)
+    with click.progressbar(length=total, label=f"Generating {total:,} responses") as bar:
+        demo.generate_responses(session, total, seed=seed, progress=bar.update)
+    session.commit()
+    click.echo(f"Demo loaded: {counters} counters created, {total:,} responses added.")
+
+
+@click.command("urls")
+@click.option("--base", default="http://127.0.0.1:5000", show_default=True, help="Where the server will listen.")
+def urls(base: str) -> None:
+    """Print the citizen URLs (and demo logins, when staff accounts exist) for the quick start."""
+    session = db.get_session()
+    base = base.rstrip("/")
+    click.echo(f"\nKhảo sát sự hài lòng / citizen pages: {base}/")
+    for row in catalog.list_latest(session):
+        click.echo(f"  {catalog.definition(row).title.vi[:60]:<60}  {base}/q/{row.key}")
+
+
+def init_app(app: Flask) -> None:
+    for group in (db_cli, questionnaire_cli, demo_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(urls)

@@ -1,0 +1,58 @@
+"""Every error is a page in the visitor's language (or JSON for API clients), never a trace."""
+from __future__ import annotations
+
+from typing import NoReturn
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
+
+from .i18n import _
+
+MESSAGES = {
+    400: ("Yêu cầu không hợp lệ", "Dữ liệu gửi lên không đúng. Vui lòng quay lại trang trước và thử lại."),
+    403: ("Không có quyền truy cập", "Bạn không có quyền xem trang này."),
+    404: ("Không tìm thấy trang", "Đường dẫn không tồn tại hoặc phiếu khảo sát đã ngừng sử dụng. Vui lòng kiểm tra lại mã QR hoặc đường dẫn."),
+    405: ("Phương thức không được hỗ trợ", "Trang này không nhận yêu cầu theo cách này."),
+    410: ("Đường dẫn đã hết hạn", "Đường dẫn khảo sát này đã hết hạn."),
+    413: ("Dữ liệu gửi lên quá lớn", "Nội dung gửi lên vượt quá giới hạn cho phép. Vui lòng rút ngắn phần ý kiến và gửi lại."),
+    422: ("Dữ liệu chưa hợp lệ", "Vui lòng kiểm tra lại các câu trả lời."),
+    429: ("Gửi quá nhiều lần", "Bạn đã gửi quá nhiều lần trong thời gian ngắn. Vui lòng thử lại sau ít phút."),
+    500: ("Đã xảy ra lỗi", "Hệ thống gặp sự cố. Câu trả lời của bạn chưa được lưu; vui lòng thử lại sau ít phút."),
+    503: ("Hệ thống tạm thời gián đoạn", "Cơ sở dữ liệu tạm thời không truy cập được. Câu trả lời của bạn chưa được lưu; vui lòng thử lại sau ít phút."),
+}
+
+
+def render_error(code: int, detail: str | None = None):
+    title, message = MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
+    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+        return {"error": _(title), "message": detail or _(message), "status": code}, code
+    return render_template("errors/error.html", code=code, title=_(title), message=_(message), detail=detail), code
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return render_error(400, _("Phiên làm việc đã hết hạn hoặc không hợp lệ. Vui lòng tải lại phiếu và gửi lại."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        detail = exc.description if getattr(exc, "survey_detail", False) else None
+        return render_error(exc.code or 500, detail)
+
+    @app.errorhandler(OperationalError)
+    def database_down(exc: OperationalError):
+        app.logger.error("database unavailable: %s", exc)
+        return render_error(503)
+
+    @app.errorhandler(InternalServerError)
+    def internal_error(exc: InternalServerError):
+        return render_error(500)
+
+
+def abort_with(code: int, detail: str) -> NoReturn:
+    """Abort with a message meant for the visitor (already translated), shown on the error page."""
+    exc = default_exceptions[code](description=detail)
+    exc.survey_detail = True
+    raise exc

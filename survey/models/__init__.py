@@ -1,0 +1,10 @@
+"""Typed models, split by subject. Importing this package registers every table on Base."""
+from .registry import Counter, Field, Procedure, Unit, UnitCredential, counter_fields
+from .questionnaire import QuestionnaireVersion
+from .response import Answer, IdempotencyKey, Response, ResponseFlag
+from .tokens import DossierToken, RateCounter
+
+__all__ = [
+    "Answer", "Counter", "DossierToken", "Field", "IdempotencyKey", "Procedure", "QuestionnaireVersion",
+    "RateCounter", "Response", "ResponseFlag", "Unit", "UnitCredential", "counter_fields",
+]

@@ -1,0 +1,122 @@
+"""Citizen blueprint: questionnaire links, the form, the thank-you page.
+
+Counter and dossier QR entry points reuse `serve_form` with their own tags.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Callable
+
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import catalog
+from .db import get_session
+from .errors import abort_with
+from .forms import HONEYPOT, BadSubmission, QuestionnaireForm, build_form
+from .i18n import get_locale
+from .models import QuestionnaireVersion, Response
+from .quality import submission_flags
+from .responses import Submission, Tags, already_submitted, store
+
+bp = Blueprint("public", __name__)
+
+MAX_DURATION_MS = 24 * 3600 * 1000
+
+# Called inside the submit transaction, before commit (e.g. to spend a single-use dossier link).
+BeforeCommit = Callable[[Session, Response], None]
+
+
+@bp.get("/")
+def index():
+    session = get_session()
+    versions = [(row, catalog.definition(row)) for row in catalog.list_latest(session)]
+    return render_template("public/index.html", versions=versions)
+
+
+@bp.route("/q/<key>", methods=["GET", "POST"])
+def questionnaire(key: str):
+    row = _version_for(get_session(), key)
+    return serve_form(row, Tags(channel="web"), thanks_url=url_for("public.thanks", key=key))
+
+
+@bp.get("/q/<key>/cam-on")
+def thanks(key: str):
+    row = catalog.latest(get_session(), key)
+    if row is None:
+        abort(404)
+    return render_template("public/thanks.html", questionnaire=catalog.definition(row))
+
+
+def _version_for(session: Session, key: str) -> QuestionnaireVersion:
+    """The version the visitor answers: the one the form was rendered with (POST), else the latest."""
+    posted = request.form.get("v") if request.method == "POST" else request.args.get("v")
+    if posted is not None:
+        row = catalog.get_version(session, key, int(posted)) if posted.isdigit() else None
+    else:
+        row = catalog.latest(session, key)
+    if row is None:
+        abort(404)
+    return row
+
+
+def serve_form(
+    row: QuestionnaireVersion,
+    tags: Tags,
+    thanks_url: str,
+    context: dict | None = None,
+    before_commit: BeforeCommit | None = None,
+):
+    """Render the questionnaire (GET) or store one response and redirect (POST)."""
+    questionnaire = catalog.definition(row)
+    lang = get_locale()
+    form: QuestionnaireForm = build_form(questionnaire, lang)()
+    session = get_session()
+    if request.method == "POST":
+        try:
+            form.check_post(request.form)
+        except BadSubmission as exc:
+            abort_with(400, str(exc))
+        if already_submitted(session, form.submission_id.data):
+            return redirect(thanks_url, code=303)
+        if form.validate_on_submit():
+            sub = Submission(
+                version=row, questionnaire=questionnaire, answers=form.answers(),
+                idempotency_key=form.submission_id.data, language=lang,
+                duration_ms=_duration_ms(form.started.data), tags=tags,
+            )
+            sub.flags = submission_flags(questionnaire, sub.answers, sub.duration_ms, request.form.get(HONEYPOT))
+            response = store(session, sub)
+            if before_commit is not None:
+                before_commit(session, response)
+            try:
+                session.commit()
+            except IntegrityError:
+                # A concurrent retry with the same submission id won the race: one response stored.
+                session.rollback()
+                if not already_submitted(session, form.submission_id.data):
+                    raise
+            return redirect(thanks_url, code=303)
+        status = 422
+    else:
+        form.submission_id.data = secrets.token_urlsafe(24)
+        form.started.data = str(int(time.time() * 1000))
+        form.v.data = str(row.version)
+        status = 200
+    form.lang.data = lang
+    page = render_template(
+        "public/form.html", form=form, questionnaire=questionnaire, lang=lang, **(context or {})
+    )
+    resp = make_response(page, status)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _duration_ms(started: str | None) -> int | None:
+    """Time from render to submit; None when the hidden value is missing or implausible."""
+    if not started or not started.isdigit():
+        return None
+    elapsed = int(time.time() * 1000) - int(started)
+    return elapsed if 0 <= elapsed <= MAX_DURATION_MS else None

@@ -1,0 +1,66 @@
+"""The unit tree, fields, procedures and counters: domain functions taking a session."""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import Counter, Field, Procedure, Unit
+
+DATA = Path(__file__).resolve().parent / "data"
+UNIT_KINDS = ("province", "district", "commune", "ward", "department", "centre", "hospital", "school", "other")
+
+
+def load_fields(session: Session, path: Path = DATA / "fields.yaml") -> int:
+    """Insert fields that are missing (by code); existing ones keep their edited names."""
+    known = set(session.scalars(select(Field.code)))
+    added = 0
+    for row in yaml.safe_load(path.read_text(encoding="utf-8")):
+        if row["code"] not in known:
+            session.add(Field(code=row["code"], name_vi=row["vi"], name_en=row["en"]))
+            added += 1
+    session.flush()
+    return added
+
+
+def load_procedures(session: Session, path: Path = DATA / "procedures.yaml") -> int:
+    fields = {f.code: f.id for f in session.scalars(select(Field))}
+    known = set(session.scalars(select(Procedure.code)))
+    added = 0
+    for row in yaml.safe_load(path.read_text(encoding="utf-8")):
+        if row["code"] not in known:
+            session.add(Procedure(code=row["code"], name_vi=row["vi"], name_en=row.get("en"), field_id=fields[row["field"]]))
+            added += 1
+    session.flush()
+    return added
+
+
+def add_unit(session: Session, code: str, name: str, kind: str, parent: Unit | None = None) -> Unit:
+    """Create a unit and set its materialised path (ids from the root)."""
+    if kind not in UNIT_KINDS:
+        raise ValueError(f"unknown unit kind '{kind}' (one of {', '.join(UNIT_KINDS)})")
+    unit = Unit(code=code, name=name, kind=kind, parent=parent)
+    session.add(unit)
+    session.flush()
+    unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+    return unit
+
+
+def subtree_ids(session: Session, unit: Unit) -> list[int]:
+    return list(session.scalars(select(Unit.id).where(Unit.path.startswith(unit.path))))
+
+
+def new_public_code() -> str:
+    """Unguessable, short enough for a QR at level M on an A6 card: 10 chars ≈ 60 bits."""
+    return secrets.token_urlsafe(8)[:10]
+
+
+def add_counter(session: Session, unit: Unit, code: str, name: str, questionnaire_key: str, fields: list[Field]) -> Counter:
+    counter = Counter(unit=unit, code=code, name=name, questionnaire_key=questionnaire_key,
+                      public_code=new_public_code(), fields=list(fields))
+    session.add(counter)
+    session.flush()
+    return counter

@@ -1,0 +1,81 @@
+"""The write path: one validated submission becomes one stored response, exactly once."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from questionnaires.loader import Questionnaire
+
+from .models import Answer, IdempotencyKey, QuestionnaireVersion, Response, ResponseFlag
+
+
+@dataclass(frozen=True)
+class Tags:
+    """Where a response came from; filled by the entry point (link, counter QR, dossier QR, paper)."""
+
+    channel: str = "web"
+    source: str = "feedback"
+    unit_id: int | None = None
+    counter_id: int | None = None
+    field_id: int | None = None
+    procedure_id: int | None = None
+    device_hash: str | None = None
+
+
+@dataclass
+class Submission:
+    version: QuestionnaireVersion
+    questionnaire: Questionnaire
+    answers: dict[str, Any]
+    idempotency_key: str
+    language: str = "vi"
+    duration_ms: int | None = None
+    tags: Tags = field(default_factory=Tags)
+    flags: list[tuple[str, str]] = field(default_factory=list)
+
+
+def already_submitted(session: Session, key: str) -> bool:
+    return session.get(IdempotencyKey, key) is not None
+
+
+def answer_rows(questionnaire: Questionnaire, answers: dict[str, Any]) -> list[Answer]:
+    """Raw codes: one row per answered item, one per chosen option of a multiple-choice item."""
+    rows: list[Answer] = []
+    for item in questionnaire.items:
+        value = answers.get(item.key)
+        if value is None or value == []:
+            continue
+        if item.type == "multiple":
+            rows.extend(Answer(item_key=item.key, code=int(code)) for code in sorted(set(value)))
+        elif item.type in ("text", "textarea"):
+            rows.append(Answer(item_key=item.key, text=str(value)))
+        else:
+            rows.append(Answer(item_key=item.key, code=int(value)))
+    return rows
+
+
+def store(session: Session, sub: Submission) -> Response:
+    """Add the response, its answers, flags and idempotency key to the session (caller commits).
+
+    The idempotency key's primary key makes a concurrent duplicate fail at commit; the
+    caller treats that IntegrityError as "already stored".
+    """
+    response = Response(
+        version_id=sub.version.id, duration_ms=sub.duration_ms, language=sub.language,
+        channel=sub.tags.channel, source=sub.tags.source, unit_id=sub.tags.unit_id,
+        counter_id=sub.tags.counter_id, field_id=sub.tags.field_id, procedure_id=sub.tags.procedure_id,
+        device_hash=sub.tags.device_hash,
+    )
+    response.answers = answer_rows(sub.questionnaire, sub.answers)
+    response.flags = [ResponseFlag(reason=r, detail=d) for r, d in sub.flags]
+    session.add(response)
+    session.flush()
+    session.add(IdempotencyKey(key=sub.idempotency_key, response_id=response.id))
+    return response
+
+
+def count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Response)) or 0
