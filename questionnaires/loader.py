@@ -200,7 +200,9 @@ def _schema_problem(err: jsonschema.ValidationError) -> str:
     if err.validator == "required":
         return f"missing {err.message.split(' is a required')[0]}"
     if err.validator == "additionalProperties":
-        return f"unknown field: {err.message.split('(')[-1].rstrip(')')}"
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed))
+        return f"unknown field(s) {', '.join(map(repr, extra))}; allowed: {', '.join(allowed)}"
     if err.validator == "enum":
         return f"{err.instance!r} is not one of {', '.join(map(repr, err.validator_value))}"
     if err.validator == "pattern":

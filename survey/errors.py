@@ -8,19 +8,19 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
 
-from .i18n import _
+from .i18n import N_, _
 
 MESSAGES = {
-    400: ("Yêu cầu không hợp lệ", "Dữ liệu gửi lên không đúng. Vui lòng quay lại trang trước và thử lại."),
-    403: ("Không có quyền truy cập", "Bạn không có quyền xem trang này."),
-    404: ("Không tìm thấy trang", "Đường dẫn không tồn tại hoặc phiếu khảo sát đã ngừng sử dụng. Vui lòng kiểm tra lại mã QR hoặc đường dẫn."),
-    405: ("Phương thức không được hỗ trợ", "Trang này không nhận yêu cầu theo cách này."),
-    410: ("Đường dẫn đã hết hạn", "Đường dẫn khảo sát này đã hết hạn."),
-    413: ("Dữ liệu gửi lên quá lớn", "Nội dung gửi lên vượt quá giới hạn cho phép. Vui lòng rút ngắn phần ý kiến và gửi lại."),
-    422: ("Dữ liệu chưa hợp lệ", "Vui lòng kiểm tra lại các câu trả lời."),
-    429: ("Gửi quá nhiều lần", "Bạn đã gửi quá nhiều lần trong thời gian ngắn. Vui lòng thử lại sau ít phút."),
-    500: ("Đã xảy ra lỗi", "Hệ thống gặp sự cố. Câu trả lời của bạn chưa được lưu; vui lòng thử lại sau ít phút."),
-    503: ("Hệ thống tạm thời gián đoạn", "Cơ sở dữ liệu tạm thời không truy cập được. Câu trả lời của bạn chưa được lưu; vui lòng thử lại sau ít phút."),
+    400: (N_("Yêu cầu không hợp lệ"), N_("Dữ liệu gửi lên không đúng. Vui lòng quay lại trang trước và thử lại.")),
+    403: (N_("Không có quyền truy cập"), N_("Bạn không có quyền xem trang này.")),
+    404: (N_("Không tìm thấy trang"), N_("Đường dẫn không tồn tại hoặc phiếu khảo sát đã ngừng sử dụng. Vui lòng kiểm tra lại mã QR hoặc đường dẫn.")),
+    405: (N_("Phương thức không được hỗ trợ"), N_("Trang này không nhận yêu cầu theo cách này.")),
+    410: (N_("Đường dẫn đã hết hạn"), N_("Đường dẫn khảo sát này đã hết hạn.")),
+    413: (N_("Dữ liệu gửi lên quá lớn"), N_("Nội dung gửi lên vượt quá giới hạn cho phép. Vui lòng rút ngắn phần ý kiến và gửi lại.")),
+    422: (N_("Dữ liệu chưa hợp lệ"), N_("Vui lòng kiểm tra lại các câu trả lời.")),
+    429: (N_("Gửi quá nhiều lần"), N_("Bạn đã gửi quá nhiều lần trong thời gian ngắn. Vui lòng thử lại sau ít phút.")),
+    500: (N_("Đã xảy ra lỗi"), N_("Hệ thống gặp sự cố. Câu trả lời của bạn chưa được lưu; vui lòng thử lại sau ít phút.")),
+    503: (N_("Hệ thống tạm thời gián đoạn"), N_("Cơ sở dữ liệu tạm thời không truy cập được. Câu trả lời của bạn chưa được lưu; vui lòng thử lại sau ít phút.")),
 }
 
 

@@ -14,6 +14,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.datastructures import MultiDict
 from wtforms import Field, HiddenField, IntegerField, RadioField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -86,7 +87,9 @@ class LenientInteger(IntegerField):
 
 
 def _choice(item: Item, lang: str) -> dict[str, Any]:
-    return {"choices": item.choices(lang), "coerce": int, "validate_choice": False}
+    # Codes were already checked by check_post (a bad code is a 400, not a form error).
+    choices = [SelectChoice(code, label) for code, label in item.choices(lang)]
+    return {"choices": choices, "coerce": int, "validate_choice": False}
 
 
 FIELD_FACTORIES: dict[str, Callable[[Item, str], Field]] = {

@@ -1,6 +1,6 @@
 """Vietnamese first, English second.
 
-Source strings are written in Vietnamese in code and templates (`_("…")`); English comes
+Source strings are written in Vietnamese in code and templates (wrapped in `_()`); English comes
 from small YAML catalogues in survey/translations/, one per area of the app, so no
 compile step is needed and each area owns its file. A test checks that every `_()`
 string has an English entry. Numbers and dates use Babel's Vietnamese locale
@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 from babel.numbers import format_decimal
 from flask import Flask, Response, g, has_request_context, request
+from werkzeug.exceptions import HTTPException
 
 LANGUAGES = ("vi", "en")
 COOKIE = "lang"
@@ -37,9 +38,20 @@ def get_locale() -> str:
     if not has_request_context():
         return "vi"
     if "locale" not in g:
-        asked = request.args.get("lang") or request.form.get("lang") or request.cookies.get(COOKIE)
+        asked = request.args.get("lang") or _posted_lang() or request.cookies.get(COOKIE)
         g.locale = asked if asked in LANGUAGES else "vi"
     return g.locale
+
+
+def _posted_lang() -> str | None:
+    """The form's hidden `lang` (keeps the language without cookies); never raises, because
+    error pages (e.g. 413 for an oversized body) ask for the language too."""
+    if request.method != "POST":
+        return None
+    try:
+        return request.form.get("lang")
+    except HTTPException:
+        return None
 
 
 def gettext(text: str, **values: object) -> str:
@@ -50,6 +62,11 @@ def gettext(text: str, **values: object) -> str:
 
 
 _ = gettext
+
+
+def N_(text: str) -> str:
+    """Mark a string for translation where it is defined; it is translated where it is shown."""
+    return text
 
 
 def format_number(value: float | int | None, digits: int = 1) -> str:
