@@ -21,12 +21,13 @@ SCHEMA_PATH = HERE / "schema.json"
 
 SATISFACTION_CODES = (1, 2, 3, 4, 5)  # ascending, as on the official paper forms
 NO_OPINION = 0
+# English carries soft hyphens (U+00AD) so long words break cleanly in five 60 px columns.
 SATISFACTION_LABELS = {
-    5: ("Rất hài lòng", "Very satisfied"),
-    4: ("Hài lòng", "Satisfied"),
+    5: ("Rất hài lòng", "Very satis\u00adfied"),
+    4: ("Hài lòng", "Satis\u00adfied"),
     3: ("Bình thường", "Neutral"),
-    2: ("Không hài lòng", "Dissatisfied"),
-    1: ("Rất không hài lòng", "Very dissatisfied"),
+    2: ("Không hài lòng", "Dis\u00adsatis\u00adfied"),
+    1: ("Rất không hài lòng", "Very dis\u00adsatis\u00adfied"),
     0: ("Không có ý kiến", "No opinion / not used"),
 }
 CODED_TYPES = frozenset({"satisfaction", "single", "multiple", "number"})

@@ -58,6 +58,8 @@ class ItemValidator:
             field.errors[:] = []
             field.data = [] if item.type == "multiple" else None
             raise StopValidation()
+        if field.process_errors:  # e.g. letters typed into a number: keep that message
+            raise StopValidation()
         empty = field.data in (None, "", []) or (isinstance(field.data, str) and not field.data.strip())
         if empty:
             field.errors[:] = []

@@ -1,0 +1,88 @@
+"""Questionnaire and demo commands."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+from sqlalchemy import func, select
+
+from survey.db import get_session
+from survey.models import Answer, Counter, Response, Unit
+from tests.test_loader import BASE
+
+
+def write(tmp_path: Path, name: str, data) -> str:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return str(path)
+
+
+def test_check_bundled(runner):
+    result = runner.invoke(args=["questionnaire", "check"])
+    assert result.exit_code == 0, result.output
+    assert "✓ sipas-2017.yaml: sipas-2017 v1, 31 items, 22 criteria" in result.output
+
+
+def test_check_reports_invalid_file_and_fails(runner, tmp_path):
+    bad = copy.deepcopy(BASE)
+    bad["sections"][0]["items"][0]["type"] = "slider"
+    good = write(tmp_path, "good.yaml", BASE)
+    result = runner.invoke(args=["questionnaire", "check", good, write(tmp_path, "bad.yaml", bad)])
+    assert result.exit_code == 1
+    assert "✓ good.yaml" in result.output
+    assert "bad.yaml: section 'staff' / item 'polite' / type: 'slider' is not one of" in result.output
+    assert "1 invalid file(s)" in result.output
+
+
+def test_publish_and_list(runner, tmp_path):
+    path = write(tmp_path, "mini.yaml", BASE)
+    first = runner.invoke(args=["questionnaire", "publish", path])
+    assert first.exit_code == 0 and "mini v1: published" in first.output
+    second = runner.invoke(args=["questionnaire", "publish", path])
+    assert "mini v1: already published, unchanged" in second.output
+    changed = copy.deepcopy(BASE)
+    changed["title"]["vi"] = "Phiếu đã sửa"
+    refused = runner.invoke(args=["questionnaire", "publish", write(tmp_path, "mini.yaml", changed)])
+    assert refused.exit_code == 1 and "set 'version: 2'" in refused.output
+    listing = runner.invoke(args=["questionnaire", "list"])
+    assert "mini" in listing.output and "sipas-2017" in listing.output and "0 responses" in listing.output
+
+
+def test_demo_load_builds_a_province(app, runner):
+    result = runner.invoke(args=["demo", "load", "--responses", "500"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        session = get_session()
+        assert session.scalar(select(func.count()).select_from(Response)) == 500
+        assert session.scalar(select(func.count()).select_from(Answer)) > 500 * 10
+        province = session.scalars(select(Unit).where(Unit.parent_id.is_(None))).one()
+        assert province.code == "33" and province.kind == "province"
+        assert session.scalar(select(func.count()).select_from(Unit).where(Unit.path.startswith(province.path))) >= 13
+        assert session.scalar(select(func.count()).select_from(Counter)) >= 20
+        by_field = dict(session.execute(
+            select(Response.field_id, func.count()).group_by(Response.field_id)).all())
+        assert len(by_field) >= 5, "responses spread over fields"
+    again = runner.invoke(args=["demo", "load", "--if-empty"])
+    assert "already present" in again.output
+
+
+def test_demo_distributions_depend_on_field(app, runner):
+    """Land must come out less satisfied than civil status, as the generator intends."""
+    runner.invoke(args=["demo", "load", "--responses", "3000"])
+    with app.app_context():
+        session = get_session()
+        rows = session.execute(
+            select(Response.field_id, Answer.code, func.count())
+            .join(Answer, Answer.response_id == Response.id)
+            .where(Answer.item_key == "overall").group_by(Response.field_id, Answer.code)
+        ).all()
+        from survey.models import Field
+        codes = {f.id: f.code for f in session.scalars(select(Field))}
+    share: dict[str, list[int]] = {}
+    for field_id, code, n in rows:
+        top, total = share.setdefault(codes[field_id], [0, 0])
+        share[codes[field_id]] = [top + (n if code >= 4 else 0), total + n]
+    land = share["dat-dai"][0] / share["dat-dai"][1]
+    civil = share["tu-phap-ho-tich"][0] / share["tu-phap-ho-tich"][1]
+    assert land < civil - 0.05, (land, civil)
