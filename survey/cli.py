@@ -7,13 +7,14 @@ import click
 from alembic import command as alembic_command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from questionnaires.loader import QuestionnaireError, bundled_paths, load_file
 
-from . import catalog, db
-from .models import QuestionnaireVersion, Response
+from . import backup, catalog, db
+from .models import Counter, QuestionnaireVersion, Response, Unit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,11 +31,24 @@ def alembic_config() -> AlembicConfig:
 
 
 def run_alembic(action: str, *args: str) -> None:
-    """Run an Alembic command on the app's engine, inside one transaction."""
+    """Run an Alembic command on the app's engine, all of it in one transaction (see
+    db.migration_connection); database errors become a one-line message, not a trace."""
     cfg = alembic_config()
-    with db.engine().begin() as connection:
-        cfg.attributes["connection"] = connection
-        getattr(alembic_command, action)(cfg, *args)
+    try:
+        with db.migration_connection(db.engine()) as connection:
+            tables = db.unversioned_tables(connection) if action == "upgrade" else []
+            if tables:
+                raise click.ClickException(
+                    f"the database already has tables ({', '.join(tables[:3])}, …) but no migration history. "
+                    "If they were made by this version, record that with `flask --app wsgi db stamp head`; "
+                    "otherwise use an empty database or restore a backup."
+                )
+            cfg.attributes["connection"] = connection
+            getattr(alembic_command, action)(cfg, *args)
+    except OperationalError as exc:
+        raise click.ClickException(
+            f"database error at {db.safe_url(current_app.config['DATABASE_URL'])}: {str(exc.orig or exc).strip()}"
+        ) from None
 
 
 @db_cli.command("upgrade")
@@ -55,6 +69,14 @@ def db_downgrade(revision: str) -> None:
 @db_cli.command("current")
 def db_current() -> None:
     run_alembic("current")
+
+
+@db_cli.command("stamp")
+@click.argument("revision")
+def db_stamp(revision: str) -> None:
+    """Record REVISION as applied without running it (a schema made outside migrations)."""
+    run_alembic("stamp", revision)
+    click.echo(f"Database stamped at {revision}.")
 
 
 def _paths(paths: tuple[str, ...]) -> list[Path]:
@@ -122,10 +144,15 @@ def demo_load(total: int, seed: int, if_empty: bool) -> None:
     with click.progressbar(length=total, label=f"Generating {total:,} responses") as bar:
         demo.generate_responses(session, total, seed=seed, progress=bar.update)
     session.commit()
+    months = counts.stale_months(session, 0)
+    with click.progressbar(length=len(months), label="Refreshing report counts") as bar:
+        counts.refresh(session, progress=bar.update)
+    session.commit()
     click.echo(f"Demo loaded: {counters} counters created, {total:,} responses added.")
 
 
 @click.command("urls")
+@with_appcontext
 @click.option("--base", default="http://127.0.0.1:5000", show_default=True, help="Where the server will listen.")
 def urls(base: str) -> None:
     """Print the citizen URLs (and demo logins, when staff accounts exist) for the quick start."""
@@ -134,9 +161,18 @@ def urls(base: str) -> None:
     click.echo(f"\nKhảo sát sự hài lòng / citizen pages: {base}/")
     for row in catalog.list_latest(session):
         click.echo(f"  {catalog.definition(row).title.vi[:60]:<60}  {base}/q/{row.key}")
+    counters = session.scalars(
+        select(Counter).join(Unit).where(Counter.active.is_(True)).order_by(Unit.path, Counter.code)
+    ).all()
+    if counters:
+        click.echo("\nMã QR tại quầy / counter QR codes:")
+        for c in counters:
+            click.echo(f"  {(c.unit.name + ' – ' + c.name)[:60]:<60}  {base}/c/{c.public_code}")
 
 
 def init_app(app: Flask) -> None:
+    db_cli.add_command(backup.backup_command)
+    db_cli.add_command(backup.restore_command)
     for group in (db_cli, questionnaire_cli, demo_cli):
         app.cli.add_command(group)
     app.cli.add_command(urls)

@@ -20,7 +20,7 @@ from vietnam_provinces import Province, Ward
 from questionnaires.loader import Questionnaire
 
 from . import catalog, registry
-from .models import Answer, Counter, Field, Procedure, Response, Unit
+from .models import Answer, Counter, Field, Procedure, Response, ResponseFlag, Unit
 
 PROVINCE_CODE = 33  # Hưng Yên, home of the seed plans
 COMMUNES = 12
@@ -122,11 +122,20 @@ def generate_responses(
             responses, answers = _chunk(rng, row.id, questionnaire, places, m, next_id, conn.dialect.name == "sqlite")
             _bulk(conn, Response.__table__.name, responses)
             _bulk(conn, Answer.__table__.name, answers)
+            _bulk(conn, ResponseFlag.__table__.name, _flags(rng, responses))
             next_id += m
             done += m
             if progress:
                 progress(m)
     return done
+
+
+def _flags(rng: np.random.Generator, responses: list[dict]) -> list[dict]:
+    """About 3% of responses carry a quality flag, as at real counters (never deleted)."""
+    picked = rng.random(len(responses)) < 0.03
+    reasons = rng.choice(["device_repeat", "speeder", "straightline"], len(responses), p=[0.5, 0.3, 0.2])
+    return [{"response_id": r["id"], "reason": str(reason), "detail": "demo", "created_at": r["submitted_at"]}
+            for r, pick, reason in zip(responses, picked, reasons) if pick]
 
 
 def _bulk(conn, table: str, rows: list[dict]) -> None:

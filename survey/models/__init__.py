@@ -3,8 +3,9 @@ from .registry import Counter, Field, Procedure, Unit, UnitCredential, counter_f
 from .questionnaire import QuestionnaireVersion
 from .response import Answer, IdempotencyKey, Response, ResponseFlag
 from .tokens import DossierToken, RateCounter
+from .counts import AnswerCount, CountWatermark
 
 __all__ = [
-    "Answer", "Counter", "DossierToken", "Field", "IdempotencyKey", "Procedure", "QuestionnaireVersion",
+    "Answer", "AnswerCount", "CountWatermark", "Counter", "DossierToken", "Field", "IdempotencyKey", "Procedure", "QuestionnaireVersion",
     "RateCounter", "Response", "ResponseFlag", "Unit", "UnitCredential", "counter_fields",
 ]

@@ -10,20 +10,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Base, BigId
+from ..db import Base, BigId, UTCDateTime
 from ._time import utcnow
 
 
 class Response(Base):
     __tablename__ = "responses"
-    __table_args__ = (Index("ix_responses_version_submitted", "version_id", "submitted_at"),)
+    __table_args__ = (
+        Index("ix_responses_version_submitted", "version_id", "submitted_at"),
+        Index("ix_responses_submitted_at", "submitted_at"),  # month-by-month count refresh
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_versions.id"))
-    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(16))  # web, counter, dossier, paper, phone, post
     source: Mapped[str] = mapped_column(String(10), default="feedback")  # feedback | sample
@@ -34,7 +37,7 @@ class Response(Base):
     procedure_id: Mapped[int | None] = mapped_column(ForeignKey("procedures.id"))
     # Keyed hash of the first-party device cookie, per counter: lets repeats be flagged
     # without identifying anyone.
-    device_hash: Mapped[str | None] = mapped_column(String(64))
+    device_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # repeat checks look it up
 
     answers: Mapped[list[Answer]] = relationship(back_populates="response", cascade="all, delete-orphan")
     flags: Mapped[list[ResponseFlag]] = relationship(back_populates="response", cascade="all, delete-orphan")
@@ -63,7 +66,7 @@ class ResponseFlag(Base):
     response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"), index=True)
     reason: Mapped[str] = mapped_column(String(32))  # honeypot, device_repeat, speeder, straightline, duplicate_dossier, burst
     detail: Mapped[str | None] = mapped_column(String(400))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     response: Mapped[Response] = relationship(back_populates="flags")
 
@@ -77,4 +80,4 @@ class IdempotencyKey(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
