@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from questionnaires.loader import QuestionnaireError, bundled_paths, load_file
 
-from . import backup, catalog, db
+from . import backup, catalog, counts, db
 from .models import Counter, QuestionnaireVersion, Response, Unit
 
 ROOT = Path(__file__).resolve().parent.parent
