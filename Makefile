@@ -1,4 +1,5 @@
-# Two commands: `make run` (install, migrate, load demo data, serve) and `make test`.
+# Two commands: `make run` (install, migrate, load demo data, serve with gunicorn) and `make test`
+# (the whole suite, on SQLite and PostgreSQL; `make test PYTEST_ARGS="--db sqlite"` for SQLite only).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -28,7 +29,7 @@ run: install
 	$(FLASK) questionnaire publish
 	$(FLASK) demo load --if-empty
 	@$(FLASK) urls --base http://$(HOST):$(PORT)
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)

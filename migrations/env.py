@@ -1,17 +1,25 @@
-"""Alembic environment: run by `flask --app wsgi db upgrade` (connection passed in) or by
-plain `alembic` with SURVEY_DATABASE_URL set."""
+"""Alembic environment: run by `flask --app wsgi db upgrade` (connection passed in, one
+transaction, see survey.db.migration_connection) or by plain `alembic` with
+SURVEY_DATABASE_URL set."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from alembic import context
-from sqlalchemy import create_engine
 
 import survey.models  # noqa: F401  (registers every table on Base.metadata)
-from survey.db import Base
+from survey.db import Base, UTCDateTime, make_engine, migration_connection
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Write UTCDateTime as its plain DDL type, so migrations never import app code."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def _configure(connection) -> None:
@@ -20,6 +28,7 @@ def _configure(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER most things in place
         compare_type=True,
+        render_item=render_item,
     )
 
 
@@ -31,10 +40,12 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     url = os.environ.get("SURVEY_DATABASE_URL") or config.get_main_option("sqlalchemy.url")
-    with create_engine(url).connect() as connection:
+    engine = make_engine(url)
+    with migration_connection(engine) as connection:
         _configure(connection)
         with context.begin_transaction():
             context.run_migrations()
+    engine.dispose()
 
 
 if context.is_offline_mode():

@@ -46,10 +46,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     compress.init_app(app)
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
 
-    from . import cli, public
+    from . import api, cli, cli_analysis, cli_registry, health, public
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
     cli.init_app(app)
+    cli_registry.init_app(app)
+    cli_analysis.init_app(app)
     return app
 
 
@@ -58,6 +62,15 @@ def _instance_secret(instance: Path) -> str:
     Several machines must set SURVEY_SECRET_KEY to the same value instead."""
     path = instance / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        # Workers start together: write aside, then link into place (atomic, fails if another
+        # worker won), so every worker reads the same complete secret.
+        tmp = instance / f".secret_key.{os.getpid()}"
+        tmp.write_text(secrets.token_urlsafe(48))
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()

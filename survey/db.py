@@ -3,15 +3,23 @@
 A request (or a CLI command) gets one session from `get_session()`; it is closed on
 teardown. Domain functions take a session and never open, commit or close one: the view
 or command commits once at its boundary.
+
+Two databases are supported: SQLite (one machine, the default) and PostgreSQL through
+psycopg 3 (several app servers). Nothing here touches the database at start-up, so an app
+server whose database is down still starts and answers 503 instead of crash-looping.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import BigInteger, Integer, MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, create_engine, event, inspect, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names so Alembic migrations are reproducible on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -25,21 +33,62 @@ NAMING_CONVENTION = {
 # 64-bit keys on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+# Fail fast when PostgreSQL is unreachable: a visitor gets the 503 page in seconds, not
+# after the operating system's TCP timeout.
+PG_CONNECT_TIMEOUT = 5
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is aware UTC on the way in and out, on both databases.
+
+    SQLite has no zone type: it stores wall-clock text and returns naive values, while
+    PostgreSQL returns aware ones in the session's zone. Without this, a comparison with
+    `datetime.now(UTC)` fails on one database only and a +07:00 value lands 7 h off in SQLite.
+    Naive values are refused rather than guessed. The column DDL is DateTime(timezone=True).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: use an aware value, e.g. datetime.now(UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def normalize_url(url: str | URL) -> URL:
+    """`postgresql://` and `postgres://` mean psycopg 3 here (SQLAlchemy would pick psycopg2)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """Create an engine with the per-dialect settings the app relies on."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    # pre_ping replaces connections a database restart or failover has broken.
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 5)
-    return create_engine(url, **kwargs)
+    kwargs.setdefault("pool_timeout", 10)
+    connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT, "application_name": "sipas"}
+    return create_engine(parsed, connect_args=connect_args, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -55,7 +104,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"])
+    pool: dict[str, Any] = {}
+    if app.config.get("DATABASE_POOL_SIZE"):
+        pool["pool_size"] = int(app.config["DATABASE_POOL_SIZE"])
+    engine = make_engine(app.config["DATABASE_URL"], **pool)
     app.extensions["survey_db"] = {"engine": engine, "sessionmaker": sessionmaker(engine, expire_on_commit=False)}
     app.teardown_appcontext(close_session)
 
@@ -75,3 +127,58 @@ def close_session(_exc: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+def ping(engine: Engine) -> None:
+    """Raise unless the database answers and holds the schema (a cheap read of a small table).
+
+    Uses its own connection, not the request session, so a failure cannot poison it.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 2000")
+        conn.execute(text("SELECT 1 FROM questionnaire_versions LIMIT 1"))
+
+
+def safe_url(url: str | URL) -> str:
+    """The database URL with its password hidden, for messages and logs."""
+    return normalize_url(url).render_as_string(hide_password=True)
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection holding one transaction for a whole migration run: all or nothing.
+
+    PostgreSQL has transactional DDL already. Python's sqlite3 runs DDL outside any
+    transaction, so here it is wrapped in BEGIN IMMEDIATE; foreign keys are switched off
+    meanwhile (Alembic's batch mode recreates tables, and dropping the old copy with
+    foreign keys on would cascade-delete the answers) and checked before commit.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            with conn.begin():
+                yield conn
+            return
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left {len(broken)} rows with broken foreign keys, e.g. {tuple(broken[0])}")
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            conn.commit()
+
+
+def unversioned_tables(conn: Connection) -> list[str]:
+    """App tables present in a database that has no migration history (created by hand or
+    by create_all): upgrading it would fail half-way on 'table already exists'."""
+    names = set(inspect(conn).get_table_names())
+    if "alembic_version" in names:
+        return []
+    return sorted(names & set(Base.metadata.tables))

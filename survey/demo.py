@@ -9,8 +9,8 @@ million responses load in minutes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Callable
+from datetime import UTC, datetime
+from typing import Callable, Sequence
 
 import numpy as np
 from sqlalchemy import func, select
@@ -114,15 +114,15 @@ def generate_responses(
     weights = np.array([p[3] for p in plans]) / sum(p[3] for p in plans)
     counts = rng.multinomial(total, weights)
     conn = session.connection()
+    sqlite = conn.dialect.name == "sqlite"
     next_id = (session.scalar(select(func.max(Response.id))) or 0) + 1
     done = 0
     for (row, questionnaire, places, _share), n in zip(plans, counts):
         for start in range(0, n, chunk):
             m = min(chunk, n - start)
-            responses, answers = _chunk(rng, row.id, questionnaire, places, m, next_id, conn.dialect.name == "sqlite")
-            _bulk(conn, Response.__table__.name, responses)
-            _bulk(conn, Answer.__table__.name, answers)
-            _bulk(conn, ResponseFlag.__table__.name, _flags(rng, responses))
+            tables = _chunk(rng, row.id, questionnaire, places, m, next_id, sqlite)
+            for table, columns, rows in tables:
+                _bulk(conn, table, columns, rows)
             next_id += m
             done += m
             if progress:
@@ -130,52 +130,59 @@ def generate_responses(
     return done
 
 
-def _flags(rng: np.random.Generator, responses: list[dict]) -> list[dict]:
-    """About 3% of responses carry a quality flag, as at real counters (never deleted)."""
-    picked = rng.random(len(responses)) < 0.03
-    reasons = rng.choice(["device_repeat", "speeder", "straightline"], len(responses), p=[0.5, 0.3, 0.2])
-    return [{"response_id": r["id"], "reason": str(reason), "detail": "demo", "created_at": r["submitted_at"]}
-            for r, pick, reason in zip(responses, picked, reasons) if pick]
-
-
-def _bulk(conn, table: str, rows: list[dict]) -> None:
+def _bulk(conn, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
     """executemany on the DB-API cursor: 10–20× faster than ORM objects for millions of rows."""
     if not rows:
         return
-    cols = list(rows[0])
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
-    conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows])
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    conn.exec_driver_sql(sql, rows)
 
 
-def _stamp(sqlite: bool, when: datetime) -> str | datetime:
-    """SQLite stores SQLAlchemy's naive text form (UTC by convention); PostgreSQL takes aware datetimes."""
-    return when.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else when
+def _stamps(sqlite: bool, seconds: np.ndarray) -> list:
+    """Times START + seconds. SQLite stores SQLAlchemy's naive text form (UTC by convention);
+    PostgreSQL takes aware datetimes."""
+    when = np.datetime64(START.replace(tzinfo=None), "us") + (seconds * 1e6).astype("timedelta64[us]")
+    if sqlite:
+        return [t.replace("T", " ") for t in np.datetime_as_string(when, unit="us").tolist()]
+    return [t.replace(tzinfo=UTC) for t in when.astype(datetime).tolist()]
+
+
+def _pick(rng: np.random.Generator, choices: list[tuple[int, ...]], where: np.ndarray) -> list[int | None]:
+    """One random element of choices[where[k]] for each k (None where that tuple is empty)."""
+    sizes = np.array([len(c) for c in choices])
+    flat = np.array([x for c in choices for x in c] or [0])
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    index = offsets[where] + (rng.random(len(where)) * sizes[where]).astype(int)
+    picked = flat[np.minimum(index, len(flat) - 1)].tolist()
+    return [p if s else None for p, s in zip(picked, sizes[where].tolist())]
 
 
 def _chunk(rng: np.random.Generator, version_id: int, q: Questionnaire, places: list[Place], m: int, first_id: int,
-           sqlite: bool = True) -> tuple[list[dict], list[dict]]:
+           sqlite: bool = True) -> list[tuple[str, tuple[str, ...], list[tuple]]]:
+    """One chunk of responses as (table, columns, rows): responses, coded answers in response
+    order (so a response's answers sit together on disk), text answers, flags."""
     ids = np.arange(first_id, first_id + m)
     where = rng.integers(0, len(places), m)
     level = np.array([FIELD_LEVEL.get(p.field_code, 0.9) + p.shift for p in places])[where]
     person = rng.normal(0, 0.08, m)
     span = (END - START).total_seconds()
-    offsets = np.sort(rng.random(m)) * span
-    channels = rng.choice([c for c, _ in CHANNELS], m, p=[w for _, w in CHANNELS])
-    durations = rng.lognormal(np.log(150_000), 0.5, m).astype(int)
-    responses = []
-    for k in range(m):
-        place = places[where[k]]
-        day = START + timedelta(seconds=float(offsets[k]))
-        responses.append({
-            "id": int(ids[k]), "version_id": version_id, "submitted_at": _stamp(sqlite, day),
-            "duration_ms": int(durations[k]), "channel": str(channels[k]), "source": "feedback", "language": "vi",
-            "unit_id": place.unit_id, "counter_id": place.counter_id, "field_id": place.field_id,
-            "procedure_id": int(rng.choice(place.procedure_ids)) if place.procedure_ids else None,
-        })
-    answers: list[dict] = []
+    stamps = _stamps(sqlite, np.sort(rng.random(m)) * span)
+    channels = rng.choice([c for c, _ in CHANNELS], m, p=[w for _, w in CHANNELS]).tolist()
+    durations = rng.lognormal(np.log(150_000), 0.5, m).astype(int).tolist()
+    procedures = _pick(rng, [p.procedure_ids for p in places], where)
+    columns = ("id", "version_id", "submitted_at", "duration_ms", "channel", "source", "language",
+               "unit_id", "counter_id", "field_id", "procedure_id")
+    place = [(p.unit_id, p.counter_id, p.field_id) for p in places]
+    responses = [
+        (rid, version_id, stamp, duration, channel, "feedback", "vi", *place[w], proc)
+        for rid, stamp, duration, channel, w, proc in zip(ids.tolist(), stamps, durations, channels, where.tolist(), procedures)
+    ]
+    coded: list[tuple[np.ndarray, int, np.ndarray]] = []  # (response ids, item index, codes)
+    texts: list[tuple] = []
     values: dict[str, np.ndarray] = {}
-    for item in q.items:
+    keys = [item.key for item in q.items]
+    for index, item in enumerate(q.items):
         active = np.ones(m, bool)
         if item.show_if is not None:
             active = np.isin(values[item.show_if.item], item.show_if.codes)
@@ -191,19 +198,33 @@ def _chunk(rng: np.random.Generator, version_id: int, q: Questionnaire, places: 
         elif item.type == "number":
             codes = np.clip(rng.normal((item.min + item.max) / 2, (item.max - item.min) / 6, m), item.min, item.max).astype(int)
         elif item.type == "multiple":
-            opts = [o.code for o in item.options]
-            for k in np.flatnonzero(active):
-                for code in rng.choice(opts, size=min(len(opts), 1 + int(rng.integers(0, 3))), replace=False):
-                    answers.append({"response_id": int(ids[k]), "item_key": item.key, "code": int(code), "text": None})
+            opts = np.array([o.code for o in item.options])
+            chosen = np.minimum(len(opts), 1 + rng.integers(0, 3, m))  # 1–3 options each
+            order = np.argsort(rng.random((m, len(opts))), axis=1)  # a random permutation per respondent
+            take = (np.arange(len(opts)) < chosen[:, None]) & active[:, None]
+            rows, ranks = np.nonzero(take)
+            coded.append((ids[rows], index, opts[order[rows, ranks]]))
             continue
         else:
-            for k in np.flatnonzero(active & (rng.random(m) < 0.08)):
-                answers.append({"response_id": int(ids[k]), "item_key": item.key, "code": None,
-                                "text": COMMENTS[int(rng.integers(len(COMMENTS)))]})
+            for k in np.flatnonzero(active & (rng.random(m) < 0.08)).tolist():
+                texts.append((int(ids[k]), item.key, COMMENTS[int(rng.integers(len(COMMENTS)))]))
             continue
         if not item.required:  # optional items are skipped by some respondents
             active &= rng.random(m) > 0.15
         values[item.key] = np.where(active, codes, -1)
-        for k in np.flatnonzero(active):
-            answers.append({"response_id": int(ids[k]), "item_key": item.key, "code": int(codes[k]), "text": None})
-    return responses, answers
+        coded.append((ids[active], index, codes[active]))
+    rid = np.concatenate([c[0] for c in coded])
+    idx = np.concatenate([np.full(len(c[0]), c[1]) for c in coded])
+    code = np.concatenate([c[2] for c in coded])
+    order = np.lexsort((idx, rid))
+    answers = list(zip(rid[order].tolist(), [keys[i] for i in idx[order].tolist()], code[order].tolist()))
+    # About 3% of responses carry a quality flag, as at real counters (never deleted).
+    picked = np.flatnonzero(rng.random(m) < 0.03)
+    reasons = rng.choice(["device_repeat", "speeder", "straightline"], len(picked), p=[0.5, 0.3, 0.2]).tolist()
+    flags = [(int(ids[k]), reason, "demo", stamps[k]) for k, reason in zip(picked.tolist(), reasons)]
+    return [
+        (Response.__table__.name, columns, responses),
+        (Answer.__table__.name, ("response_id", "item_key", "code"), answers),
+        (Answer.__table__.name, ("response_id", "item_key", "text"), texts),
+        (ResponseFlag.__table__.name, ("response_id", "reason", "detail", "created_at"), flags),
+    ]

@@ -8,15 +8,15 @@ import secrets
 import time
 from typing import Callable
 
-from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import catalog
+from . import abuse, catalog, counters, dossiers
 from .db import get_session
 from .errors import abort_with
 from .forms import HONEYPOT, BadSubmission, QuestionnaireForm, build_form
-from .i18n import get_locale
+from .i18n import _, get_locale
 from .models import QuestionnaireVersion, Response
 from .quality import submission_flags
 from .responses import Submission, Tags, already_submitted, store
@@ -120,3 +120,73 @@ def _duration_ms(started: str | None) -> int | None:
         return None
     elapsed = int(time.time() * 1000) - int(started)
     return elapsed if 0 <= elapsed <= MAX_DURATION_MS else None
+
+
+@bp.route("/c/<code>", methods=["GET", "POST"])
+def counter_form(code: str):
+    """A counter's QR: its questionnaire tagged with unit, counter and field (picked first if several)."""
+    session = get_session()
+    counter = counters.by_public_code(session, code)
+    if counter is None:
+        abort(404)
+    field = counters.chosen_field(counter, request.args.get("f"))
+    lang = get_locale()
+    if field is None and counter.fields:
+        if request.method == "POST":
+            abort_with(400, _("Vui lòng chọn lĩnh vực trước khi gửi phiếu."))
+        return render_template("public/pick_field.html", counter=counter, lang=lang, field_name=counters.field_name,
+                               tag_lines=counters.tag_lines(counter.unit, lang, counter))
+    row = _version_for(session, counter.questionnaire_key)
+    device = abuse.Device.from_request()
+    tags = Tags(channel="counter", unit_id=counter.unit_id, counter_id=counter.id,
+                field_id=field.id if field else None, device_hash=device.hash(f"c{counter.id}"))
+    resp = serve_form(
+        row, tags, thanks_url=url_for("public.thanks", key=row.key),
+        context={"tag_lines": counters.tag_lines(counter.unit, lang, counter, field)},
+        before_commit=lambda s, response: abuse.check_submission(s, response, f"c{counter.id}"),
+    )
+    return device.remember(resp)
+
+
+@bp.route("/d/<token>", methods=["GET", "POST"])
+def dossier_form(token: str):
+    """A receipt's single-use QR: answers once, expires, refuses forged or altered links."""
+    session = get_session()
+    try:
+        link = dossiers.open_link(session, token, current_app.config["DOSSIER_LINK_DAYS"])
+    except dossiers.InvalidLink:
+        abort_with(404, _("Mã QR hoặc đường dẫn này không hợp lệ. Vui lòng quét lại mã in trên giấy hẹn trả kết quả."))
+    key = current_app.config.get("DOSSIER_QUESTIONNAIRE", "counter-quick")
+    thanks_url = url_for("public.thanks", key=key)
+    if link.used:
+        if request.method == "POST" and already_submitted(session, request.form.get("submission_id", "")):
+            return redirect(thanks_url, code=303)  # a double tap on "Gửi phiếu": the first one counted
+        return _dossier_notice("used")
+    if link.expired:
+        return _dossier_notice("expired")
+    row = _version_for(session, key)
+    lang = get_locale()
+    device = abuse.Device.from_request()
+    tags = Tags(channel="dossier", unit_id=link.unit.id, field_id=link.field.id if link.field else None,
+                procedure_id=link.procedure.id if link.procedure else None, device_hash=device.hash(f"u{link.unit.id}"))
+
+    def spend(s: Session, response: Response) -> None:
+        dossiers.spend(s, link)
+        abuse.check_submission(s, response, f"u{link.unit.id}")
+
+    try:
+        resp = serve_form(
+            row, tags, thanks_url=thanks_url, before_commit=spend,
+            context={"tag_lines": counters.tag_lines(link.unit, lang, None, link.field, link.procedure, link.data.dossier_code)},
+        )
+    except dossiers.AlreadyUsed:
+        session.rollback()  # a simultaneous submit for the same dossier won
+        return _dossier_notice("used")
+    return device.remember(resp)
+
+
+def _dossier_notice(kind: str):
+    """The polite page for a dossier link that was used already (409) or has expired (410)."""
+    resp = make_response(render_template("public/dossier_notice.html", kind=kind), 409 if kind == "used" else 410)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

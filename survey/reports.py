@@ -1,39 +1,69 @@
 """The one adapter between stored rows and the analysis package.
 
-Everything here reads the database and returns the DataFrames `analysis` expects (its
-module docstring is the contract); every figure is computed in `analysis`. The standard
-report reads the maintained counts; ad-hoc breakdowns aggregate raw answers in the
-database and bring back only the cells.
+Everything here reads the database and returns the DataFrames `analysis` expects (its module
+docstring is the contract); every figure is computed in `analysis`. Three ways in:
+
+- the standard report reads the maintained counts (answer_counts: month × version × unit ×
+  field × source × flag × item × code), so its cost follows cells, not responses; a date range
+  that cuts through a month reads only those edge days from the raw rows;
+- breakdowns by anything else (channel, counter, procedure, language, a demographic item)
+  group the raw answers in the database and bring back only the cells;
+- flagged responses are counted exactly, by reason, from response_flags (a counts frame can
+  only bound them from below).
+
+Dates are days and months in Vietnam time (survey.counts.VN); a unit means its whole subtree.
+Group columns hold codes (unit code, field code, 'unit/counter', option code of an item);
+`name_columns` adds the Vietnamese names for people.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Sequence
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from analysis import report as analysis_report
-from analysis.targets import Target, load_targets
-from questionnaires.loader import Questionnaire
+from analysis.targets import Target
+from questionnaires.loader import CODED_TYPES, Questionnaire
 
-from . import catalog
-from .counts import refresh
-from .models import Answer, AnswerCount, Counter, Field, Procedure, QuestionnaireVersion, Response, ResponseFlag, Unit
+from . import catalog, targets_store
+from .counts import VN, first_flags, local_month, month_of, next_month, refresh
+from .models import Answer, AnswerCount, Counter, Field, Procedure, QuestionnaireVersion, Response, Unit
 
-# Ad-hoc dimensions read from the responses table, and how they are labelled.
-RAW_DIMENSIONS = ("unit", "field", "counter", "procedure", "channel", "source", "language", "version")
+TAGS = ("unit", "field", "counter", "procedure", "channel", "source", "language", "version")
+COUNT_DIMS = frozenset({"unit", "field", "source", "version", "period"})  # what answer_counts keeps
+PERIODS = {"M": "month", "Q": "quarter", "Y": "year"}
+SOURCES = ("feedback", "sample")
+LEVELS = {  # --level of an export → figure levels
+    "criterion": ("criterion",),
+    "element": ("element",),
+    "overall": ("overall_index", "overall_item", "comprehensive"),
+    "all": ("criterion", "element", "overall_index", "overall_item", "comprehensive"),
+}
+UNTAGGED = "(không gắn)"  # a response without that tag (e.g. no unit): its own group, never dropped
+
+_TAG_COLUMNS = {
+    "unit": Response.unit_id, "field": Response.field_id, "counter": Response.counter_id,
+    "procedure": Response.procedure_id, "channel": Response.channel, "source": Response.source,
+    "language": Response.language, "version": Response.version_id,
+}
+_COUNT_COLUMNS = {
+    "unit": AnswerCount.unit_id, "field": AnswerCount.field_id, "source": AnswerCount.source,
+    "version": AnswerCount.version_id,
+}
 
 
 class ReportError(ValueError):
-    """A request the data cannot answer (unknown questionnaire, unit, item…): say which."""
+    """A request the data cannot answer (unknown questionnaire, unit, item…): says which."""
 
 
 @dataclass(frozen=True)
 class Selection:
-    """What a report covers. Dates are inclusive days; unit means the unit's whole subtree."""
+    """What a report covers. Dates are inclusive Vietnam-time days; unit means the unit's whole subtree."""
 
     questionnaire: str
     since: date | None = None
@@ -46,7 +76,63 @@ class Selection:
     period: str = "M"
 
 
+@dataclass(frozen=True)
+class Scope:
+    """A Selection checked against the database: what to filter on, and the questionnaire."""
+
+    sel: Selection
+    questionnaire: Questionnaire
+    version_ids: tuple[int, ...]
+    unit_ids: Select | None
+    field_id: int | None
+
+    @property
+    def items(self) -> list[str]:
+        """The satisfaction items a report counts: criteria, then the overall item."""
+        q = self.questionnaire
+        return [i.key for i in q.criteria] + ([q.rollup.overall_item] if q.rollup and q.rollup.overall_item else [])
+
+
+def resolve(session: Session, sel: Selection) -> Scope:
+    """Check every part of a selection; a ReportError names the bad value and what is allowed."""
+    rows = session.scalars(
+        select(QuestionnaireVersion).where(QuestionnaireVersion.key == sel.questionnaire)
+        .order_by(QuestionnaireVersion.version)
+    ).all()
+    if not rows:
+        known = ", ".join(r.key for r in catalog.list_latest(session)) or "none published"
+        raise ReportError(f"unknown questionnaire '{sel.questionnaire}' (published: {known})")
+    questionnaire = catalog.definition(rows[-1])
+    if sel.period not in PERIODS:
+        raise ReportError(f"unknown period '{sel.period}': use {', '.join(f'{k} ({v})' for k, v in PERIODS.items())}")
+    if sel.source is not None and sel.source not in SOURCES:
+        raise ReportError(f"unknown source '{sel.source}': use {' or '.join(SOURCES)}")
+    if sel.since and sel.until and sel.since > sel.until:
+        raise ReportError(f"the date range ends ({sel.until:%d/%m/%Y}) before it starts ({sel.since:%d/%m/%Y})")
+    coded = {i.key for i in questionnaire.items if i.type in CODED_TYPES}
+    unknown = [b for b in sel.by if b not in TAGS and b != "period" and b not in coded]
+    if unknown:
+        raise ReportError(
+            f"unknown breakdown {', '.join(unknown)}: use period, {', '.join(TAGS)} "
+            f"or a coded item of {sel.questionnaire} (e.g. {', '.join(sorted(coded)[:4])})"
+        )
+    unit_ids = None
+    if sel.unit:
+        unit = session.scalar(select(Unit).where(Unit.code == sel.unit))
+        if unit is None:
+            raise ReportError(f"unknown unit code '{sel.unit}' (flask --app wsgi units list shows the codes)")
+        unit_ids = select(Unit.id).where(Unit.path.startswith(unit.path))
+    field_id = None
+    if sel.field:
+        field_id = session.scalar(select(Field.id).where(Field.code == sel.field))
+        if field_id is None:
+            known = ", ".join(session.scalars(select(Field.code).order_by(Field.code)))
+            raise ReportError(f"unknown field code '{sel.field}' (known: {known})")
+    return Scope(sel, questionnaire, tuple(r.id for r in rows), unit_ids, field_id)
+
+
 def questionnaire_for(session: Session, key: str) -> tuple[QuestionnaireVersion, Questionnaire]:
+    """The latest published version of a questionnaire and its definition."""
     row = catalog.latest(session, key)
     if row is None:
         known = ", ".join(r.key for r in catalog.list_latest(session)) or "none published"
@@ -55,171 +141,377 @@ def questionnaire_for(session: Session, key: str) -> tuple[QuestionnaireVersion,
 
 
 def unit_tree(session: Session) -> pd.DataFrame:
+    """Every unit with its parent's code (the analysis roll-up input)."""
     parent = aliased(Unit)
     rows = session.execute(
         select(Unit.code, parent.code, Unit.name, Unit.kind).outerjoin(parent, Unit.parent_id == parent.id)
     ).all()
-    return pd.DataFrame(rows, columns=["unit", "parent", "name", "kind"])
+    return pd.DataFrame([tuple(r) for r in rows], columns=["unit", "parent", "name", "kind"])
 
 
-def _subtree(session: Session, code: str) -> Select:
-    unit = session.scalar(select(Unit).where(Unit.code == code))
-    if unit is None:
-        raise ReportError(f"unknown unit code '{code}'")
-    return select(Unit.id).where(Unit.path.startswith(unit.path))
+# ---------------------------------------------------------------- dates
 
 
-def _field_id(session: Session, code: str) -> int:
-    fid = session.scalar(select(Field.id).where(Field.code == code))
-    if fid is None:
-        raise ReportError(f"unknown field code '{code}'")
-    return fid
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=VN)
 
 
-def _day_bounds(sel: Selection) -> tuple[datetime | None, datetime | None]:
-    start = datetime(sel.since.year, sel.since.month, sel.since.day, tzinfo=UTC) if sel.since else None
-    end = None
-    if sel.until:
-        end = datetime(sel.until.year, sel.until.month, sel.until.day, tzinfo=UTC) + pd.Timedelta(days=1).to_pytimedelta()
-    return start, end
+def _split_range(since: date | None, until: date | None) -> tuple[tuple[date | None, date | None] | None, list[tuple[date | None, date | None]]]:
+    """(whole months [first, last] for the counts, or None; partial ranges for the raw rows)."""
+    first = since if since is None or since.day == 1 else next_month(since.replace(day=1))
+    after = None if until is None else next_month(until.replace(day=1))
+    last_end = None if until is None else (after if (until + timedelta(days=1)) == after else until.replace(day=1))
+    # whole months are [first, last_end)
+    if first is not None and last_end is not None and first >= last_end:
+        return None, [(since, until)]
+    edges = []
+    if since is not None and first != since:
+        edges.append((since, first - timedelta(days=1)))
+    if until is not None and last_end is not None and last_end <= until:
+        edges.append((last_end, until))
+    last = None if last_end is None else _previous_month(last_end)
+    return (first, last), edges
 
 
-def counts_frame(session: Session, sel: Selection, refresh_first: bool = True) -> pd.DataFrame:
-    """Counts frame from the maintained counts (month resolution) for the standard report.
+def _previous_month(month: date) -> date:
+    return date(month.year - (month.month == 1), 12 if month.month == 1 else month.month - 1, 1)
 
-    A date range that does not start and end on month boundaries is answered from the raw
-    rows instead, so a custom range is never silently widened to whole months.
+
+# ---------------------------------------------------------------- frames
+
+
+def _frame(rows: Sequence[Sequence[Any]], columns: list[str]) -> pd.DataFrame:
+    """Rows → DataFrame column by column (much faster than from Row objects)."""
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    return pd.DataFrame(dict(zip(columns, map(list, zip(*rows)))))
+
+
+def _id_labels(session: Session, dim: str, ids: Sequence[Any]) -> dict[Any, Any]:
+    """id → the label a report shows for a tag stored as an id."""
+    wanted = [i for i in ids if i is not None and not pd.isna(i)]
+    if not wanted:
+        return {}
+    if dim == "unit":
+        query = select(Unit.id, Unit.code).where(Unit.id.in_(wanted))
+    elif dim == "field":
+        query = select(Field.id, Field.code).where(Field.id.in_(wanted))
+    elif dim == "procedure":
+        query = select(Procedure.id, Procedure.code).where(Procedure.id.in_(wanted))
+    elif dim == "version":
+        query = select(QuestionnaireVersion.id, QuestionnaireVersion.version).where(QuestionnaireVersion.id.in_(wanted))
+    else:  # counter codes are unique within a unit only
+        query = (select(Counter.id, Unit.code + "/" + Counter.code).join(Unit, Unit.id == Counter.unit_id)
+                 .where(Counter.id.in_(wanted)))
+    return dict(session.execute(query).tuples().all())
+
+
+def _finish(session: Session, frame: pd.DataFrame, scope: Scope, dims: Sequence[str]) -> pd.DataFrame:
+    """Labels for ids, periods for months, flagged from flag_reason, integer counts."""
+    out = {}
+    for dim in dims:
+        values = frame[dim]
+        if dim in ("unit", "field", "counter", "procedure", "version"):
+            uniques = values.dropna().unique().tolist()
+            labels = _id_labels(session, dim, uniques)
+            values = values.map(labels)
+            values = values.astype("Int64") if dim == "version" else values.fillna(UNTAGGED).astype("category")
+        elif dim == "period":
+            values = _periods(values, scope.sel.period)
+        elif dim in ("channel", "language"):
+            values = values.fillna(UNTAGGED).astype("category")
+        elif dim != "source":  # an item: its option code; NA = not answered
+            values = values.astype("Int64")
+        out[dim] = values
+    out["source"] = frame["source"].astype("category")
+    out["flag_reason"] = frame["flag_reason"].astype("object").where(frame["flag_reason"].notna(), None)
+    out["flagged"] = frame["flag_reason"].notna()
+    for column in [c for c in frame.columns if c not in (*dims, "source", "flag_reason")]:
+        out[column] = frame[column]
+    result = pd.DataFrame(out)
+    for column in ("code", "n"):
+        if column in result:
+            result[column] = result[column].astype("int64")
+    return result
+
+
+def _periods(months: pd.Series, freq: str) -> pd.Series:
+    """Month labels ('2025-03' or date(2025, 3, 1)) → pandas Periods of `freq`."""
+    if months.empty:
+        return pd.Series(pd.PeriodIndex([], freq=freq), index=months.index)
+    codes, uniques = pd.factorize(months)
+    index = pd.PeriodIndex([pd.Period(str(m)[:7], freq="M").asfreq(freq) for m in uniques], freq=freq)
+    return pd.Series(index[codes], index=months.index)
+
+
+def _counts_dims(sel: Selection) -> list[str]:
+    dims = list(dict.fromkeys(d for d in sel.by if d != "source"))
+    return dims
+
+
+def counts_frame(session: Session, sel: Selection, items: Sequence[str] | None = None, refresh_first: bool = True) -> pd.DataFrame:
+    """Counts frame for the standard report from the maintained counts (month resolution).
+
+    Only the satisfaction items are read (or `items`). A date range that does not start and
+    end on month boundaries reads its partial edge months from the raw rows, so a custom
+    range is never silently widened to whole months. `refresh_first` brings the counts up to
+    date first; that writes when responses arrived since, and the caller commits.
     """
-    if not _month_aligned(sel):
-        return breakdown(session, sel, by=[d for d in sel.by if d != "period"], with_period=True)
+    scope = resolve(session, sel)
+    dims = _counts_dims(sel)
+    extra = [d for d in dims if d not in COUNT_DIMS]
+    if extra:
+        raise ReportError(f"the maintained counts have no {', '.join(extra)}: use breakdown() for that")
+    items = list(items) if items is not None else scope.items
     if refresh_first:
         refresh(session)
-    versions = select(QuestionnaireVersion.id).where(QuestionnaireVersion.key == sel.questionnaire)
-    query = (
-        select(QuestionnaireVersion.version, Unit.code, Field.code, AnswerCount.source, AnswerCount.month,
-               AnswerCount.flag_reason, AnswerCount.item_key, AnswerCount.code, func.sum(AnswerCount.n))
-        .select_from(AnswerCount)
-        .join(QuestionnaireVersion, QuestionnaireVersion.id == AnswerCount.version_id)
-        .outerjoin(Unit, Unit.id == AnswerCount.unit_id)
-        .outerjoin(Field, Field.id == AnswerCount.field_id)
-        .where(AnswerCount.version_id.in_(versions))
-        .group_by(QuestionnaireVersion.version, Unit.code, Field.code, AnswerCount.source, AnswerCount.month,
-                  AnswerCount.flag_reason, AnswerCount.item_key, AnswerCount.code)
-    )
-    if sel.since:
-        query = query.where(AnswerCount.month >= sel.since)
-    if sel.until:
-        query = query.where(AnswerCount.month <= sel.until)
-    if sel.unit:
-        query = query.where(AnswerCount.unit_id.in_(_subtree(session, sel.unit)))
-    if sel.field:
-        query = query.where(AnswerCount.field_id == _field_id(session, sel.field))
-    if sel.source:
-        query = query.where(AnswerCount.source == sel.source)
-    frame = pd.DataFrame(session.execute(query).all(),
-                         columns=["version", "unit", "field", "source", "month", "flag_reason", "item", "code", "n"])
-    return _finish(frame.assign(questionnaire=sel.questionnaire), sel.period)
+    months, edges = _split_range(sel.since, sel.until)
+    frames = []
+    if months is not None:
+        frames.append(_stored_cells(session, scope, dims, items, *months))
+    for since, until in edges:
+        frames.append(_raw_cells(session, scope, dims, items, since, until))
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if len(frames) > 1:
+        keys = [*dims, "source", "flag_reason", "item", "code"]
+        frame = frame.groupby(keys, dropna=False, sort=False)["n"].sum().reset_index()
+    return _finish(session, frame, scope, dims)
 
 
-def _month_aligned(sel: Selection) -> bool:
-    starts = sel.since is None or sel.since.day == 1
-    ends = sel.until is None or (pd.Timestamp(sel.until) + pd.Timedelta(days=1)).day == 1
-    return starts and ends
+def _stored_cells(session: Session, scope: Scope, dims: list[str], items: list[str], first: date | None,
+                  last: date | None) -> pd.DataFrame:
+    """Cells summed from answer_counts over the dimensions not asked for."""
+    columns = [AnswerCount.month if d == "period" else _COUNT_COLUMNS[d] for d in dims]
+    groups = [*columns, AnswerCount.source, AnswerCount.flag_reason, AnswerCount.item_key, AnswerCount.code]
+    query = (select(*groups, func.sum(AnswerCount.n))
+             .where(AnswerCount.version_id.in_(scope.version_ids), AnswerCount.item_key.in_(items))
+             .group_by(*groups))
+    if first is not None:
+        query = query.where(AnswerCount.month >= first)
+    if last is not None:
+        query = query.where(AnswerCount.month <= last)
+    if scope.unit_ids is not None:
+        query = query.where(AnswerCount.unit_id.in_(scope.unit_ids))
+    if scope.field_id is not None:
+        query = query.where(AnswerCount.field_id == scope.field_id)
+    if scope.sel.source:
+        query = query.where(AnswerCount.source == scope.sel.source)
+    rows = session.execute(query).all()
+    return _frame(rows, [*dims, "source", "flag_reason", "item", "code", "n"])
 
 
-def _finish(frame: pd.DataFrame, period: str, column: str = "month") -> pd.DataFrame:
-    """Common typing: period labels, flagged, integer counts, no NULL labels."""
-    if column in frame:
-        frame["period"] = pd.PeriodIndex(pd.to_datetime(frame.pop(column)), freq=period) if len(frame) else pd.Series(dtype="period[M]")
-    frame["flagged"] = frame["flag_reason"].notna()
-    frame["n"] = frame["n"].astype("int64")
-    frame["code"] = frame["code"].astype("int64")
-    for col in ("unit", "field", "counter", "procedure"):
-        if col in frame:
-            frame[col] = frame[col].fillna("(không gắn)")
-    return frame
+def _filtered(query: Select, scope: Scope, since: date | None, until: date | None) -> Select:
+    """The selection's filters on a query over responses."""
+    query = query.where(Response.version_id.in_(scope.version_ids))
+    if since is not None:
+        query = query.where(Response.submitted_at >= _day_start(since))
+    if until is not None:
+        query = query.where(Response.submitted_at < _day_start(until + timedelta(days=1)))
+    if scope.unit_ids is not None:
+        query = query.where(Response.unit_id.in_(scope.unit_ids))
+    if scope.field_id is not None:
+        query = query.where(Response.field_id == scope.field_id)
+    if scope.sel.source:
+        query = query.where(Response.source == scope.sel.source)
+    return query
 
 
-def breakdown(session: Session, sel: Selection, by: Sequence[str], with_period: bool = False) -> pd.DataFrame:
-    """Ad-hoc counts from the raw rows, grouped by response tags and/or answer items.
-
-    `by` may name tags (unit, field, counter, procedure, channel, source, language, version)
-    or item keys of the questionnaire (e.g. a demographic item); each item becomes a column
-    holding its code. The database does the grouping; only cells come back.
-    """
-    _, questionnaire = questionnaire_for(session, sel.questionnaire)
-    item_keys = {i.key for i in questionnaire.items if i.type in ("satisfaction", "single", "multiple", "number")}
-    unknown = [b for b in by if b not in RAW_DIMENSIONS and b not in item_keys and b != "period"]
-    if unknown:
-        raise ReportError(f"unknown breakdown {unknown}: use {', '.join(RAW_DIMENSIONS)} or an item key of {sel.questionnaire}")
-    first_flag = (select(ResponseFlag.response_id, func.min(ResponseFlag.reason).label("reason"))
-                  .group_by(ResponseFlag.response_id).subquery())
-    columns, joins = [], []
-    tag = {
-        "unit": Unit.code, "field": Field.code, "counter": Counter.code, "procedure": Procedure.code,
-        "channel": Response.channel, "source": Response.source, "language": Response.language,
-        "version": QuestionnaireVersion.version,
-    }
-    labels = []
-    for b in by:
-        if b in RAW_DIMENSIONS:
-            columns.append(tag[b])
-            labels.append(b)
-        elif b in item_keys:
+def _dimension_columns(query: Select, dims: Sequence[str]) -> tuple[Select, list[Any]]:
+    """Group columns for dims over responses (tags as ids, months, item answers by outer join)."""
+    columns = []
+    for dim in dims:
+        if dim == "period":
+            columns.append(local_month(Response.submitted_at))
+        elif dim in _TAG_COLUMNS:
+            columns.append(_TAG_COLUMNS[dim])
+        else:  # an item: outer join, so respondents who skipped it stay in (as NA)
             other = aliased(Answer)
-            joins.append((other, and_(other.response_id == Response.id, other.item_key == b)))
+            query = query.outerjoin(other, and_(other.response_id == Response.id, other.item_key == dim))
             columns.append(other.code)
-            labels.append(b)
-    if with_period:
-        columns.append(Response.submitted_at)
-        labels.append("submitted_at")
-    query = (
-        select(*columns, first_flag.c.reason, Answer.item_key, Answer.code, func.count())
-        .select_from(Response)
-        .join(QuestionnaireVersion, QuestionnaireVersion.id == Response.version_id)
-        .join(Answer, Answer.response_id == Response.id)
-        .outerjoin(first_flag, first_flag.c.response_id == Response.id)
-        .outerjoin(Unit, Unit.id == Response.unit_id)
-        .outerjoin(Field, Field.id == Response.field_id)
-        .outerjoin(Counter, Counter.id == Response.counter_id)
-        .outerjoin(Procedure, Procedure.id == Response.procedure_id)
-        .where(QuestionnaireVersion.key == sel.questionnaire, Answer.code.is_not(None))
-    )
-    for alias, condition in joins:
-        query = query.join(alias, condition)
-    start, end = _day_bounds(sel)
-    if start:
-        query = query.where(Response.submitted_at >= start)
-    if end:
-        query = query.where(Response.submitted_at < end)
-    if sel.unit:
-        query = query.where(Response.unit_id.in_(_subtree(session, sel.unit)))
-    if sel.field:
-        query = query.where(Response.field_id == _field_id(session, sel.field))
-    if sel.source:
-        query = query.where(Response.source == sel.source)
-    query = query.group_by(*columns, first_flag.c.reason, Answer.item_key, Answer.code)
-    frame = pd.DataFrame(session.execute(query).all(), columns=[*labels, "flag_reason", "item", "code", "n"])
-    if with_period:
-        # day-resolution rows were grouped by timestamp: fold them into periods here
-        frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True).dt.tz_localize(None)
-        frame = _finish(frame, sel.period, column="submitted_at")
-        keys = [c for c in frame.columns if c != "n"]
-        frame = frame.groupby(keys, dropna=False, observed=True, sort=False)["n"].sum().reset_index()
-    else:
-        frame = _finish(frame, sel.period)
-    return frame.assign(questionnaire=sel.questionnaire)
+    return query, columns
+
+
+def _raw_cells(session: Session, scope: Scope, dims: Sequence[str], items: Sequence[str], since: date | None,
+               until: date | None) -> pd.DataFrame:
+    """Cells grouped by the database from the raw answers."""
+    flag = first_flags()
+    base = (select().select_from(Response)
+            .join(Answer, and_(Answer.response_id == Response.id, Answer.item_key.in_(list(items))))
+            .outerjoin(flag, flag.c.response_id == Response.id))
+    base, columns = _dimension_columns(base, dims)
+    groups = [*columns, Response.source, flag.c.reason, Answer.item_key, Answer.code]
+    query = _filtered(base.add_columns(*groups, func.count()), scope, since, until)
+    rows = session.execute(query.where(Answer.code.is_not(None)).group_by(*groups)).all()
+    return _frame(rows, [*dims, "source", "flag_reason", "item", "code", "n"])
+
+
+def breakdown(session: Session, sel: Selection, by: Sequence[str], items: Sequence[str] | None = None) -> pd.DataFrame:
+    """Ad-hoc counts frame from the raw rows, grouped by response tags and/or answer items.
+
+    `by` may name tags (unit, field, counter, procedure, channel, source, language, version),
+    period, or coded item keys of the questionnaire (e.g. a demographic item such as gender);
+    an item column holds the chosen option code (NA: not answered; a multiple-choice item
+    counts a respondent under each option chosen). `items` are the items counted (default:
+    the satisfaction items). The database does the grouping; only cells come back.
+    """
+    scope = resolve(session, replace(sel, by=tuple(by)))
+    dims = _counts_dims(scope.sel)
+    frame = _raw_cells(session, scope, dims, list(items) if items is not None else scope.items, sel.since, sel.until)
+    return _finish(session, frame, scope, dims)
+
+
+def respondent_minimums(session: Session, scope: Scope, dims: Sequence[str]) -> pd.DataFrame:
+    """Respondent frame reduced to each respondent's lowest criterion answer (1–5).
+
+    Comprehensive satisfaction ("every answered item 4 or 5") depends only on that minimum,
+    so one row per respondent (item = the first criterion) gives analysis the same result as
+    all of their answers, at a fraction of the size.
+    """
+    criteria = [i.key for i in scope.questionnaire.criteria]
+    flag = first_flags()
+    base = (select().select_from(Response)
+            .join(Answer, and_(Answer.response_id == Response.id, Answer.item_key.in_(criteria),
+                               Answer.code.between(1, 5)))
+            .outerjoin(flag, flag.c.response_id == Response.id))
+    base, columns = _dimension_columns(base, dims)
+    groups = [Response.id, *columns, Response.source, flag.c.reason]
+    query = _filtered(base.add_columns(*groups, func.min(Answer.code)), scope, scope.sel.since, scope.sel.until)
+    rows = session.execute(query.group_by(*groups)).all()
+    frame = _frame(rows, ["response_id", *dims, "source", "flag_reason", "code"])
+    return _finish(session, frame.assign(item=criteria[0] if criteria else None), scope, dims)
+
+
+def flagged_responses(session: Session, sel: Selection) -> pd.DataFrame:
+    """Exact number of flagged responses by sel.by (+ source) and reason, same filters as the report.
+
+    A response with several flags is counted once, under its first reason (alphabetical), the
+    same rule the maintained counts use, so the rows add up to the responses left out.
+    """
+    scope = resolve(session, sel)
+    dims = _counts_dims(sel)
+    flag = first_flags()
+    base = select().select_from(Response).join(flag, flag.c.response_id == Response.id)
+    base, columns = _dimension_columns(base, dims)
+    groups = [*columns, Response.source, flag.c.reason]
+    query = _filtered(base.add_columns(*groups, func.count()), scope, sel.since, sel.until)
+    rows = session.execute(query.group_by(*groups)).all()
+    frame = _frame(rows, [*dims, "source", "flag_reason", "responses"])
+    out = _finish(session, frame, scope, dims).drop(columns="flagged")
+    return out.astype({"responses": "int64"})
+
+
+def _exclusions(flagged: pd.DataFrame, counts: pd.DataFrame, dims: list[str], excluded: bool) -> pd.DataFrame:
+    """Exact responses by group and reason, with their satisfaction answers beside them."""
+    keys = [*dims, "source", "flag_reason"]
+    answers = counts[counts["flagged"]].groupby(keys, dropna=False, observed=True, sort=False)["n"].sum()
+    answers = answers.rename("answers").reset_index()
+    table = flagged.merge(answers, on=keys, how="left") if len(flagged) else flagged.assign(answers=pd.Series(dtype="int64"))
+    table["answers"] = table["answers"].fillna(0).astype("int64")
+    return table.assign(excluded=excluded).sort_values(keys, ignore_index=True)
 
 
 def standard_report(session: Session, sel: Selection, targets: Sequence[Target] | None = None) -> analysis_report.Report:
-    """The report the Home Affairs office reads: figures by sel.by with intervals and verdicts."""
-    _, questionnaire = questionnaire_for(session, sel.questionnaire)
-    if not questionnaire.criteria or questionnaire.rollup is None:
+    """The report the Home Affairs office reads: figures by sel.by with intervals and verdicts.
+
+    Targets come from the database (`flask --app wsgi targets load`), or from the bundled files
+    while none are loaded; the method says which. `excluded` counts flagged responses exactly.
+    """
+    scope = resolve(session, sel)
+    q = scope.questionnaire
+    if not q.criteria or q.rollup is None:
         raise ReportError(f"questionnaire '{sel.questionnaire}' has no satisfaction criteria to report on")
-    counts = counts_frame(session, sel)
-    return analysis_report.standard_report(
-        counts, questionnaire.structure(), questionnaire.rollup,
-        by=list(sel.by), tree=unit_tree(session) if "unit" in sel.by else None,
-        targets=load_targets() if targets is None else targets, kind=questionnaire.kind,
-        include_flagged=sel.include_flagged,
+    dims = _counts_dims(sel)
+    raw = [d for d in dims if d not in COUNT_DIMS]
+    counts = breakdown(session, sel, dims) if raw else counts_frame(session, sel)
+    responses = respondent_minimums(session, scope, dims) if q.rollup.comprehensive else None
+    tree = None
+    if "unit" in dims:
+        tree = unit_tree(session)
+        if (counts["unit"] == UNTAGGED).any():
+            tree = pd.concat([tree, pd.DataFrame([{"unit": UNTAGGED, "parent": None, "name": "Không gắn đơn vị", "kind": "other"}])],
+                             ignore_index=True)
+    if targets is None:
+        targets, origin = targets_store.report_targets(session)
+    else:
+        origin = f"{len(targets)} target(s) given by the caller"
+    report = analysis_report.standard_report(
+        counts, q.structure(), q.rollup, by=dims, tree=tree, targets=targets, kind=q.kind,
+        responses=responses, include_flagged=sel.include_flagged,
     )
+    excluded = _exclusions(flagged_responses(session, sel), counts, dims, excluded=not sel.include_flagged)
+    method = {
+        **report.method,
+        "selection": {k: (v.isoformat() if isinstance(v, date) else list(v) if isinstance(v, (list, tuple)) else v)
+                      for k, v in asdict(sel).items()},
+        "questionnaire": f"{q.key} (versions pooled: {len(scope.version_ids)}); {q.source_document}",
+        "dates": "days and months in Vietnam time (UTC+7); a unit includes every unit below it",
+        "data": ("raw answers grouped in the database (breakdown by " + ", ".join(raw) + ")") if raw else
+                "maintained counts (answer_counts), plus raw answers for any partial month at the ends of the range",
+        "targets": origin,
+        "excluded_counts": "exact, from response_flags: each flagged response once, under its first reason (alphabetical)",
+    }
+    return replace(report, excluded=excluded, method=method)
+
+
+def name_columns(session: Session, frame: pd.DataFrame, questionnaire: Questionnaire) -> pd.DataFrame:
+    """The frame with Vietnamese names beside the codes (unit_name, field_name, element_name, item_label)."""
+    out = frame.copy()
+    if "unit" in out:
+        names = dict(session.execute(select(Unit.code, Unit.name)).tuples().all())
+        out.insert(out.columns.get_loc("unit") + 1, "unit_name", out["unit"].astype("object").map(names))
+    if "field" in out:
+        names = {**dict(session.execute(select(Field.code, Field.name_vi)).tuples().all()), "all": "Tất cả lĩnh vực"}
+        out.insert(out.columns.get_loc("field") + 1, "field_name", out["field"].astype("object").map(names))
+    if "element" in out:
+        titles = {s.key: s.title.vi for s in questionnaire.sections}
+        out.insert(out.columns.get_loc("element") + 1, "element_name", out["element"].astype("object").map(titles))
+    if "item" in out:
+        labels = {i.key: i.label.vi for i in questionnaire.items}
+        out.insert(out.columns.get_loc("item") + 1, "item_label", out["item"].astype("object").map(labels))
+    return out
+
+
+@dataclass(frozen=True)
+class Export:
+    """What a report page shows and `report export` writes: named figures, verdicts, exclusions."""
+
+    questionnaire: Questionnaire
+    figures: pd.DataFrame
+    verdicts: pd.DataFrame
+    excluded: pd.DataFrame
+    method: dict[str, Any]
+    messages: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        by_reason = self.excluded.groupby("flag_reason")["responses"].sum() if len(self.excluded) else pd.Series(dtype="int64")
+        return {
+            "questionnaire": {"key": self.questionnaire.key, "title": self.questionnaire.title.vi},
+            "method": self.method,
+            "messages": list(self.messages),
+            "figures": analysis_report.to_records(self.figures),
+            "verdicts": analysis_report.to_records(self.verdicts),
+            "exclusions": {
+                "excluded": bool(self.method["flagged"].startswith("excluded")),
+                "responses": int(by_reason.sum()),
+                "by_reason": {str(k): int(v) for k, v in by_reason.items()},
+                "rows": analysis_report.to_records(self.excluded),
+            },
+        }
+
+
+def export(session: Session, sel: Selection, level: str = "all") -> Export:
+    """The standard report for people: figures of the chosen level with names beside the codes."""
+    if level not in LEVELS:
+        raise ReportError(f"unknown level '{level}': use {', '.join(LEVELS)}")
+    report = standard_report(session, sel)
+    q = resolve(session, sel).questionnaire
+    figures = report.figures[report.figures["level"].isin(LEVELS[level])].reset_index(drop=True)
+    messages = []
+    if report.figures.empty:
+        window = " ".join(filter(None, [f"from {sel.since:%d/%m/%Y}" if sel.since else "",
+                                        f"to {sel.until:%d/%m/%Y}" if sel.until else ""]))
+        filters = ", ".join(f"{k} {v}" for k, v in (("unit", sel.unit), ("field", sel.field), ("source", sel.source)) if v)
+        messages.append(f"No responses to {sel.questionnaire} match this selection ({window or 'all dates'}"
+                        f"{'; ' + filters if filters else ''}): the export is empty. Widen the dates or the filters.")
+    return Export(q, name_columns(session, figures, q), name_columns(session, report.verdicts, q),
+                  report.excluded, dict(report.method), tuple(messages))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from questionnaires.loader import Questionnaire
@@ -41,19 +41,19 @@ def already_submitted(session: Session, key: str) -> bool:
     return session.get(IdempotencyKey, key) is not None
 
 
-def answer_rows(questionnaire: Questionnaire, answers: dict[str, Any]) -> list[Answer]:
+def answer_rows(questionnaire: Questionnaire, answers: dict[str, Any]) -> list[dict[str, Any]]:
     """Raw codes: one row per answered item, one per chosen option of a multiple-choice item."""
-    rows: list[Answer] = []
+    rows: list[dict[str, Any]] = []
     for item in questionnaire.items:
         value = answers.get(item.key)
         if value is None or value == []:
             continue
         if item.type == "multiple":
-            rows.extend(Answer(item_key=item.key, code=int(code)) for code in sorted(set(value)))
+            rows.extend({"item_key": item.key, "code": int(code), "text": None} for code in sorted(set(value)))
         elif item.type in ("text", "textarea"):
-            rows.append(Answer(item_key=item.key, text=str(value)))
+            rows.append({"item_key": item.key, "code": None, "text": str(value)})
         else:
-            rows.append(Answer(item_key=item.key, code=int(value)))
+            rows.append({"item_key": item.key, "code": int(value), "text": None})
     return rows
 
 
@@ -61,7 +61,8 @@ def store(session: Session, sub: Submission) -> Response:
     """Add the response, its answers, flags and idempotency key to the session (caller commits).
 
     The idempotency key's primary key makes a concurrent duplicate fail at commit; the
-    caller treats that IntegrityError as "already stored".
+    caller treats that IntegrityError as "already stored". Answers (about 30 per response)
+    go in as one executemany, not as ORM objects: this is the hot path of every submit.
     """
     response = Response(
         version_id=sub.version.id, duration_ms=sub.duration_ms, language=sub.language,
@@ -69,10 +70,12 @@ def store(session: Session, sub: Submission) -> Response:
         counter_id=sub.tags.counter_id, field_id=sub.tags.field_id, procedure_id=sub.tags.procedure_id,
         device_hash=sub.tags.device_hash,
     )
-    response.answers = answer_rows(sub.questionnaire, sub.answers)
     response.flags = [ResponseFlag(reason=r, detail=d) for r, d in sub.flags]
     session.add(response)
     session.flush()
+    rows = answer_rows(sub.questionnaire, sub.answers)
+    if rows:
+        session.execute(insert(Answer), [{"response_id": response.id, **row} for row in rows])
     session.add(IdempotencyKey(key=sub.idempotency_key, response_id=response.id))
     return response
 

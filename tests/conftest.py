@@ -1,18 +1,33 @@
-"""Shared fixtures: an app on a fresh database with the bundled questionnaires published."""
+"""Shared fixtures: an app on a fresh database with the bundled questionnaires published.
+
+Every test that touches the database (through `database_url`, so `app`, `client`, …) runs
+twice: on SQLite and on PostgreSQL. PostgreSQL comes from SURVEY_TEST_POSTGRES_URL (a role
+allowed to CREATE DATABASE; CI sets it) or, failing that, a throwaway cluster started from
+the installed server binaries. Each test gets its own empty database either way.
+`pytest --db sqlite` (or SURVEY_TEST_DB=sqlite) runs one backend only; a test marked
+`@pytest.mark.db("sqlite")` is limited to the backends named.
+"""
 from __future__ import annotations
 
 import os
 import re
+import uuid
+from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
-from questionnaires.loader import bundled_paths, load_file
+from bench.pgcluster import PostgresCluster
+from questionnaires.loader import Questionnaire, bundled_paths, load_file
 from survey import create_app
 from survey import catalog
-from survey.db import Base, engine, get_session
+from survey.db import Base, engine, get_session, normalize_url
 
 ROOT = Path(__file__).resolve().parent.parent
+BACKENDS = {"sqlite": "sqlite", "postgresql": "pg"}  # backend → test id suffix
 
 
 def required(flag: str) -> bool:
@@ -26,9 +41,112 @@ def skip_or_fail(flag: str, reason: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db", choices=("both", *BACKENDS), default=os.environ.get("SURVEY_TEST_DB", "both"),
+        help="database backend(s) for tests that use one (default: both; env SURVEY_TEST_DB)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "db(*backends): run only on these backends (sqlite, postgresql)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_backend" not in metafunc.fixturenames:
+        return
+    chosen = metafunc.config.getoption("--db")
+    backends = list(BACKENDS) if chosen == "both" else [chosen]
+    marker = metafunc.definition.get_closest_marker("db")
+    if marker is not None:
+        backends = [b for b in backends if b in marker.args]
+    metafunc.parametrize("db_backend", [
+        pytest.param(b, id=BACKENDS[b], marks=[pytest.mark.postgres] if b == "postgresql" else [])
+        for b in backends
+    ], indirect=True)
+
+
+class PostgresServer:
+    """Creates and drops one database per test on a server where we may CREATE DATABASE."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = normalize_url(admin_url)
+        self.conn = psycopg.connect(_conninfo(self.admin_url), autocommit=True, connect_timeout=5)
+
+    def url(self, name: str) -> str:
+        return self.admin_url.set(database=name).render_as_string(hide_password=False)
+
+    def create(self, prefix: str = "t") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+        self.conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')
+        return name
+
+    def drop(self, name: str) -> None:
+        self.conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _conninfo(url) -> str:
+    u = make_url(url)
+    return psycopg.conninfo.make_conninfo(
+        host=u.host or "", port=str(u.port or ""), user=u.username or "", password=u.password or "", dbname=u.database or "postgres",
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The PostgreSQL server for this run (see the module docstring); skips or fails without one."""
+    url = os.environ.get("SURVEY_TEST_POSTGRES_URL")
+    cluster = None
+    if not url:
+        cluster = PostgresCluster.find(fast=True)
+        if cluster is None:
+            skip_or_fail("SURVEY_REQUIRE_POSTGRES",
+                         "PostgreSQL not available: no server binaries (apt-get install postgresql) and SURVEY_TEST_POSTGRES_URL unset")
+        try:
+            cluster.start()
+        except (RuntimeError, OSError) as exc:
+            cluster.stop()
+            skip_or_fail("SURVEY_REQUIRE_POSTGRES", f"PostgreSQL not available: throwaway cluster did not start: {exc}")
+        url = cluster.url()
+    try:
+        server = PostgresServer(url)
+    except psycopg.Error as exc:
+        if cluster:
+            cluster.stop()
+        skip_or_fail("SURVEY_REQUIRE_POSTGRES", f"PostgreSQL not available at {make_url(url).render_as_string()}: {exc}")
+    yield server
+    server.close()
+    if cluster:
+        cluster.stop()
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """Parametrized by pytest_generate_tests; 'sqlite' or 'postgresql'."""
+    return request.param
+
+
+@pytest.fixture
+def database_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty database of the test's backend, removed afterwards."""
+    if db_backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = server.create()
+    try:
+        yield server.url(name)
+    finally:
+        server.drop(name)
+
+
+@cache
+def bundled_questionnaires() -> tuple[Questionnaire, ...]:
+    """Parsed once per run: the definitions are frozen, and parsing YAML is most of an app's setup time."""
+    return tuple(load_file(path) for path in bundled_paths())
 
 
 @pytest.fixture
@@ -43,8 +161,8 @@ def app(tmp_path: Path, database_url: str):
     with app.app_context():
         Base.metadata.create_all(engine())
         session = get_session()
-        for path in bundled_paths():
-            catalog.publish(session, load_file(path))
+        for questionnaire in bundled_questionnaires():
+            catalog.publish(session, questionnaire)
         session.commit()
     yield app
     with app.app_context():

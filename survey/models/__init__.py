@@ -4,6 +4,7 @@ from .questionnaire import QuestionnaireVersion
 from .response import Answer, IdempotencyKey, Response, ResponseFlag
 from .tokens import DossierToken, RateCounter
 from .counts import AnswerCount, CountWatermark
+from .targets import PlanTarget
 
 __all__ = [
     "Answer", "AnswerCount", "CountWatermark", "Counter", "DossierToken", "Field", "IdempotencyKey", "Procedure", "QuestionnaireVersion",

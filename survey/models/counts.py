@@ -16,7 +16,7 @@ class AnswerCount(Base):
     __table_args__ = (Index("ix_answer_counts_version_month", "version_id", "month"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    month: Mapped[date] = mapped_column(Date)  # first day of the month (UTC)
+    month: Mapped[date] = mapped_column(Date)  # first day of the month, Vietnam time (survey.counts.VN)
     version_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_versions.id"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     field_id: Mapped[int | None] = mapped_column(ForeignKey("fields.id"))
@@ -28,9 +28,14 @@ class AnswerCount(Base):
 
 
 class CountWatermark(Base):
-    """The highest response id already folded into answer_counts."""
+    """How far answer_counts has read: the highest response and flag ids folded in, and how
+    many rows had ids up to them then. A later count that differs means rows committed late
+    (PostgreSQL hands out ids before commit) or were deleted, and the counts are rebuilt."""
 
     __tablename__ = "count_watermarks"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_response_id: Mapped[int] = mapped_column(BigId, default=0)
+    responses_seen: Mapped[int] = mapped_column(BigId, default=0, server_default="0")
+    last_flag_id: Mapped[int] = mapped_column(BigId, default=0, server_default="0")
+    flags_seen: Mapped[int] = mapped_column(BigId, default=0, server_default="0")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base, BigId
+from ..db import Base, BigId, UTCDateTime
 from ._time import utcnow
 
 
@@ -21,9 +21,9 @@ class DossierToken(Base):
     field_id: Mapped[int | None] = mapped_column(ForeignKey("fields.id"))
     procedure_id: Mapped[int | None] = mapped_column(ForeignKey("procedures.id"))
     completed_on: Mapped[date | None] = mapped_column(Date)
-    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RateCounter(Base):

@@ -1,0 +1,110 @@
+"""Abuse resistance that spares honest citizens.
+
+Counter Wi-Fi and mobile carriers put many phones behind one IP address, so nothing here is
+keyed on the IP alone: limits are per counter (or unit, for dossier links) and per device, a
+device being a random first-party cookie. Only a keyed hash of (cookie, place) is stored on
+the response, so a device cannot be followed from one counter to another.
+
+Numbers (config keys, override with SURVEY_<KEY>):
+  DEVICE_REPEAT_MINUTES = 10   a second answer from one device at one place within 10 min is
+                               stored but flagged 'device_repeat'
+  DEVICE_LIMIT = 10            more than 10 answers from one device at one place in an hour
+  DEVICE_LIMIT_SECONDS = 3600  are refused with 429 (a person does not queue ten times an hour)
+  PLACE_BURST_LIMIT = 60       more than 60 answers at one counter/unit in 10 minutes are stored
+  PLACE_BURST_SECONDS = 600    but flagged 'burst' (a busy counter serves one person a minute)
+Nothing is deleted; reports exclude flagged responses by default.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app, request
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as HttpResponse
+
+from . import upsert
+from .errors import abort_with
+from .i18n import _
+from .models import RateCounter, Response, ResponseFlag
+
+DEFAULTS = {
+    "DEVICE_REPEAT_MINUTES": 10,
+    "DEVICE_LIMIT": 10,
+    "DEVICE_LIMIT_SECONDS": 3600,
+    "PLACE_BURST_LIMIT": 60,
+    "PLACE_BURST_SECONDS": 600,
+}
+DEVICE_COOKIE = "sipas_device"
+DEVICE_COOKIE_DAYS = 365
+DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+
+
+def setting(name: str) -> int:
+    return int(current_app.config.get(name, DEFAULTS[name]))
+
+
+@dataclass(frozen=True)
+class Device:
+    """The visitor's device cookie: read from the request, or a new one to set on the response."""
+
+    id: str
+    new: bool
+
+    @classmethod
+    def from_request(cls) -> Device:
+        existing = request.cookies.get(DEVICE_COOKIE, "")
+        if DEVICE_ID.match(existing):
+            return cls(existing, False)
+        return cls(secrets.token_urlsafe(16), True)
+
+    def hash(self, place: str) -> str:
+        """Keyed hash of (device, place): linkable within one place only, meaningless without the key."""
+        key = current_app.config["SECRET_KEY"].encode()
+        return hmac.new(key, f"device|{place}|{self.id}".encode(), hashlib.sha256).hexdigest()
+
+    def remember(self, response: HttpResponse) -> HttpResponse:
+        if self.new:
+            response.set_cookie(DEVICE_COOKIE, self.id, max_age=DEVICE_COOKIE_DAYS * 24 * 3600,
+                                httponly=True, samesite="Lax", secure=request.is_secure)
+        return response
+
+
+def hit(session: Session, key: str, window_seconds: int, now: float | None = None) -> int:
+    """Count one event in the current fixed window of `key`; returns the window's count so far.
+    One UPSERT statement, so concurrent workers never lose a count."""
+    start = int((now if now is not None else time.time()) // window_seconds * window_seconds)
+    stmt = upsert.insert(session, RateCounter.__table__).values(key=key, window_start=start, count=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["key", "window_start"], set_={"count": RateCounter.__table__.c.count + 1}
+    ).returning(RateCounter.__table__.c.count)
+    return int(session.execute(stmt).scalar_one())
+
+
+def check_submission(session: Session, response: Response, place: str) -> None:
+    """Within the submit transaction: refuse a device flooding one place (429); flag repeats
+    from one device and bursts at one place. `place` is e.g. 'c12' (counter) or 'u3' (unit)."""
+    if response.device_hash:
+        n = hit(session, f"d:{response.device_hash[:40]}", setting("DEVICE_LIMIT_SECONDS"))
+        if n > setting("DEVICE_LIMIT"):
+            abort_with(429, _("Thiết bị này đã gửi quá nhiều phiếu tại đây. Vui lòng thử lại sau."))
+        minutes = setting("DEVICE_REPEAT_MINUTES")
+        since = datetime.now(UTC) - timedelta(minutes=minutes)
+        earlier = session.scalar(
+            select(func.count()).select_from(Response)
+            .where(Response.device_hash == response.device_hash, Response.submitted_at >= since,
+                   Response.id != response.id)
+        ) or 0
+        if earlier:
+            response.flags.append(ResponseFlag(reason="device_repeat",
+                                               detail=f"{earlier} earlier from this device here within {minutes} min"))
+    n = hit(session, f"p:{place}", setting("PLACE_BURST_SECONDS"))
+    if n > setting("PLACE_BURST_LIMIT"):
+        response.flags.append(ResponseFlag(reason="burst",
+                                           detail=f"{n} answers here within {setting('PLACE_BURST_SECONDS') // 60} min"))

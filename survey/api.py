@@ -1,0 +1,72 @@
+"""Machine clients: the unit's one-stop software mints per-dossier links for its receipts.
+
+POST /api/v1/dossier-links, `Authorization: Bearer <api key>`, JSON body
+{dossier_code, field?, procedure?, completed_on}. 201 with the link and its QR (SVG and PNG)
+when new, 200 with the same link when the dossier was minted before; `?format=svg|png` returns
+the QR image alone. Errors are JSON: 401 (no or wrong key), 409 (minted before with other
+details), 413 (body over 4 KB), 422 (bad body, `field` names the input).
+"""
+from __future__ import annotations
+
+import base64
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from . import credentials, dossiers, qr
+from .db import get_session
+from .forms import csrf
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # authenticated by API key, not by a browser session
+
+MAX_BODY = 4096
+
+
+def _error(status: int, error: str, message: str, **extra: str) -> Response:
+    resp = jsonify({"error": error, "message": message, "status": status, **extra})
+    resp.status_code = status
+    if status == 401:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="sipas"'
+    return resp
+
+
+@bp.post("/dossier-links")
+def mint_dossier_link():
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return _error(413, "too_large", f"request body over {MAX_BODY} bytes")
+    scheme, _sp, api_key = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not api_key.strip():
+        return _error(401, "unauthorized", "send the unit's API key as 'Authorization: Bearer <key>'")
+    session = get_session()
+    credential = credentials.authenticate(session, api_key.strip())
+    if credential is None:
+        return _error(401, "unauthorized", "unknown or revoked API key")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _error(422, "invalid", "the body must be a JSON object", field="body")
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "svg", "png"):
+        return _error(422, "invalid", "format must be json, svg or png", field="format")
+    try:
+        minted = dossiers.mint(session, credential, body.get("dossier_code"), body.get("field"), body.get("procedure"),
+                               body.get("completed_on"), current_app.config["DOSSIER_LINK_DAYS"])
+    except dossiers.MintError as exc:
+        session.rollback()
+        return _error(422, "invalid", str(exc), field=exc.field)
+    except dossiers.MintConflict:
+        session.rollback()
+        return _error(409, "conflict", "this dossier already has a link with a different field, procedure or completion date")
+    session.commit()
+    url = qr.dossier_url(minted.token)
+    status = 201 if minted.created else 200
+    if fmt == "svg":
+        return Response(qr.qr_svg(url), status, mimetype="image/svg+xml")
+    if fmt == "png":
+        return Response(qr.qr_png(url), status, mimetype="image/png")
+    svg, png = qr.qr_svg_and_png(url)
+    return jsonify({
+        "url": url, "token": minted.token, "dossier_code": minted.row.dossier_code,
+        "created": minted.created, "used": minted.row.used_at is not None,
+        "expires_at": minted.expires_at.isoformat(),
+        "qr_svg": svg, "qr_png_base64": base64.b64encode(png).decode("ascii"),
+    }), status

@@ -1,0 +1,266 @@
+"""Command groups for analysis: `targets` (plan targets), `responses` (bulk import) and
+`report` (export, refresh). Each command commits once at its end; every expected failure is
+one line naming the file, row, column or option and the fix, never a trace."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy.exc import IntegrityError
+
+from analysis.report import format_pct_vi, to_csv
+from analysis.targets import TargetError
+
+from . import catalog, counts, db, imports, reports, targets_store
+
+targets_cli = AppGroup("targets", help="Plan targets (chỉ tiêu): load the YAML files into the database, list them.")
+responses_cli = AppGroup("responses", help="Responses in bulk: import paper forms or an earlier system's export.")
+report_cli = AppGroup("report", help="Satisfaction reports: export the figures, refresh the maintained counts.")
+
+INDICATOR_VI = {
+    "sipas_service": "Sự phục vụ của CQHCNN",
+    "tthc": "Giải quyết TTHC",
+    "field_satisfaction": "TTHC theo lĩnh vực",
+    "digital": "Dịch vụ công trực tuyến",
+    "health": "Dịch vụ y tế công",
+    "education": "Dịch vụ giáo dục công",
+}
+PERIOD_CHOICES = {"month": "M", "quarter": "Q", "year": "Y"}
+
+
+# ---------------------------------------------------------------- targets
+
+
+@targets_cli.command("load")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def targets_load(files: tuple[Path, ...]) -> None:
+    """Validate target FILES (default: the bundled targets/*.yaml) and store them in the database.
+
+    A changed target is updated, an unchanged one left alone, one no longer in its file removed.
+    One invalid file stores nothing.
+    """
+    session = db.get_session()
+    try:
+        changes = targets_store.load(session, list(files) or targets_store.bundled_files())
+    except TargetError as exc:
+        session.rollback()
+        raise click.ClickException(f"{exc}. Nothing was loaded; fix the file and run the command again.") from None
+    session.commit()
+    marks = {"new": "+", "updated": "~", "removed": "-"}
+    for change in changes:
+        if change.status != "unchanged":
+            click.echo(f"{marks[change.status]} {change.target_id} ({change.file}): {change.status}")
+    tally = {s: sum(c.status == s for c in changes) for s in ("new", "updated", "removed", "unchanged")}
+    click.echo(f"Targets: {tally['new']} new, {tally['updated']} updated, {tally['removed']} removed, "
+               f"{tally['unchanged']} unchanged.")
+
+
+def _condition(comparator: str, threshold: float | None) -> str:
+    if comparator == "higher_than_previous":
+        return "cao hơn kỳ trước"
+    return f"{'≥' if comparator == '>=' else '>'} {format_pct_vi(threshold)}"
+
+
+@targets_cli.command("list")
+@click.option("--sources", is_flag=True, help="Also print the document sentence each target comes from.")
+def targets_list(sources: bool) -> None:
+    """The targets reports judge against (threshold as 90,0%)."""
+    session = db.get_session()
+    rows = targets_store.stored(session)
+    if not rows:
+        click.echo("Chưa có chỉ tiêu nào trong cơ sở dữ liệu: báo cáo đang dùng các tệp targets/*.yaml.\n"
+                   "No targets stored yet; reports use the bundled files. Load them: flask --app wsgi targets load")
+        return
+    header = ("Mã chỉ tiêu", "Chỉ số", "Phạm vi", "Lĩnh vực", "Mức", "Kỳ", "Tệp")
+    table = [(t.id, INDICATOR_VI.get(t.indicator, t.indicator), t.scope if t.scope != "all" else "toàn bộ",
+              t.field if t.field != "all" else "tất cả", _condition(t.comparator, t.threshold), t.period, row.source_file)
+             for t, row in rows]
+    widths = [max(len(str(r[i])) for r in (header, *table)) for i in range(len(header))]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    for (target, _row), line in zip(rows, table):
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(line, widths)).rstrip())
+        if sources:
+            click.echo(f"    {target.source}")
+    click.echo(f"{len(rows)} chỉ tiêu / targets.")
+
+
+# ---------------------------------------------------------------- responses
+
+
+def _version(session, key: str, number: int | None):
+    row = catalog.get_version(session, key, number) if number else catalog.latest(session, key)
+    if row is None:
+        published = ", ".join(f"{r.key} v{r.version}" for r in catalog.list_latest(session)) or "none"
+        what = f"'{key}' version {number}" if number else f"'{key}'"
+        raise click.ClickException(f"questionnaire {what} is not published (latest published: {published}); "
+                                   "see flask --app wsgi questionnaire list")
+    return row
+
+
+@responses_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--questionnaire", "key", required=True, help="Key of the questionnaire the forms answer, e.g. sipas-2017.")
+@click.option("--version", "number", type=int, help="Published version the forms answer (default: the latest).")
+@click.option("--all-or-nothing", is_flag=True, help="Import nothing if any row is bad.")
+@click.option("--dry-run", is_flag=True, help="Check every row and report, but store nothing.")
+def responses_import(file: Path, key: str, number: int | None, all_or_nothing: bool, dry_run: bool) -> None:
+    """Import FILE (CSV in UTF-8 or XLSX): one row per respondent, one column per item key.
+
+    Optional tag columns: form_id, submitted_at (dd/mm/yyyy or yyyy-mm-dd), unit, counter,
+    field, procedure, channel (default paper), source (feedback or sample). Good rows are stored
+    and every bad row is listed with its line and column; the exit status is 1 if any row was
+    bad. Importing the same rows again stores nothing twice.
+    """
+    session = db.get_session()
+    row = _version(session, key, number)
+    questionnaire = catalog.definition(row)
+    try:
+        result = imports.import_file(session, file, row, questionnaire, all_or_nothing=all_or_nothing)
+    except imports.ImportFileError as exc:
+        session.rollback()
+        raise click.ClickException(f"{exc}. Nothing was imported.") from None
+    except IntegrityError:
+        session.rollback()
+        raise click.ClickException("another import stored some of these rows at the same moment; run the command "
+                                   "again (rows already stored are skipped)") from None
+    for problem in result.problems:
+        click.secho(str(problem), fg="red", err=True)
+    for line, response_id in result.duplicates:
+        click.echo(f"line {line}: already imported (response {response_id}); skipped", err=True)
+    bad = len(result.bad_lines)
+    if all_or_nothing and bad:
+        session.rollback()
+        raise click.ClickException(f"{bad} bad row(s) in {file.name}: nothing imported (--all-or-nothing). "
+                                   "Fix the rows listed above and import the file again.")
+    if dry_run:
+        session.rollback()
+        click.echo(f"Dry run, nothing stored: {result.imported} row(s) would be imported, "
+                   f"{len(result.duplicates)} already imported, {bad} bad.")
+    else:
+        _refresh(session, "Refreshing report counts")
+        session.commit()
+        notes = []
+        if result.duplicates:
+            notes.append(f"{len(result.duplicates)} already imported, skipped")
+        if result.flagged:
+            notes.append(f"{result.flagged} flagged by quality checks (kept, excluded from reports by default)")
+        if result.undated:
+            notes.append(f"{result.undated} without submitted_at, dated today")
+        if result.blank_lines:
+            notes.append(f"{result.blank_lines} blank line(s) ignored")
+        click.echo(f"Imported {result.imported} response(s) from {file.name} into {row.key} v{row.version}"
+                   + (f" ({'; '.join(notes)})" if notes else "") + ".")
+    if bad:
+        click.echo(f"{bad} bad row(s) not imported: fix them in the file and import it again "
+                   "(rows already imported are skipped).", err=True)
+        click.get_current_context().exit(1)
+
+
+@responses_cli.command("template")
+@click.option("--questionnaire", "key", required=True, help="Key of the questionnaire, e.g. sipas-2017.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="CSV file to write (default: standard output).")
+def responses_template(key: str, out: Path | None) -> None:
+    """An empty CSV (header only) to key paper forms into, for `responses import`."""
+    session = db.get_session()
+    header = imports.template_header(catalog.definition(_version(session, key, None)))
+    _write(",".join(header) + "\r\n", out, bom=True)
+
+
+# ---------------------------------------------------------------- report
+
+
+class _Day(click.ParamType):
+    name = "date"
+
+    def convert(self, value, param, ctx) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return imports.parse_day(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _refresh(session, label: str, full: bool = False) -> int:
+    months = counts.pending_months(session, full)
+    if not months:
+        return counts.refresh(session, full=full)
+    with click.progressbar(length=len(months), label=label, file=sys.stderr) as bar:
+        return counts.refresh(session, full=full, progress=bar.update)
+
+
+def _write(text: str, out: Path | None, bom: bool = False) -> None:
+    data = (("\ufeff" if bom else "") + text).encode("utf-8")
+    if out is None:
+        stream = click.get_binary_stream("stdout")
+        stream.write(data)
+        stream.flush()
+    else:
+        out.write_bytes(data)
+
+
+@report_cli.command("export")
+@click.option("--questionnaire", "key", required=True, help="Questionnaire key, e.g. sipas-2017.")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("--from", "since", type=_Day(), help="First day (dd/mm/yyyy or yyyy-mm-dd), Vietnam time.")
+@click.option("--to", "until", type=_Day(), help="Last day, included.")
+@click.option("--unit", help="Unit code: the unit and every unit below it.")
+@click.option("--field", help="Field code, e.g. dat-dai.")
+@click.option("--source", type=click.Choice(reports.SOURCES), help="Counter feedback or the sampled survey (never pooled).")
+@click.option("--by", default="unit,field,period", show_default=True,
+              help="Comma list: unit, field, period, source, version (maintained counts) or channel, counter, "
+                   "procedure, language, an item key such as gender (grouped from the raw answers).")
+@click.option("--period", type=click.Choice(list(PERIOD_CHOICES)), default="month", show_default=True)
+@click.option("--include-flagged", is_flag=True, help="Count responses with quality flags too (excluded by default).")
+@click.option("--level", type=click.Choice(list(reports.LEVELS)), default="all", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: standard output).")
+def report_export(key: str, fmt: str, since: date | None, until: date | None, unit: str | None, field: str | None,
+                  source: str | None, by: str, period: str, include_flagged: bool, level: str, out: Path | None) -> None:
+    """Write the report's figures (with Wilson intervals), verdicts against the targets and the
+    flagged responses left out, as JSON or as CSV (the figures table, UTF-8 with BOM for Excel)."""
+    session = db.get_session()
+    sel = reports.Selection(
+        questionnaire=key, since=since, until=until, unit=unit, field=field, source=source,
+        include_flagged=include_flagged, by=tuple(b.strip() for b in by.split(",") if b.strip()),
+        period=PERIOD_CHOICES[period],
+    )
+    try:
+        export = reports.export(session, sel, level)
+    except reports.ReportError as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from None
+    session.commit()  # the maintained counts, if the report brought them up to date
+    for message in export.messages:
+        click.echo(message, err=True)
+    if fmt == "csv":
+        _write(to_csv(export.figures), out, bom=True)
+    else:
+        _write(json.dumps(export.as_json(), ensure_ascii=False, indent=1) + "\n", out)
+    if out is not None:
+        click.echo(f"{len(export.figures)} figure row(s), {len(export.verdicts)} verdict(s) written to {out}.", err=True)
+
+
+@report_cli.command("refresh")
+@click.option("--full", is_flag=True, help="Rebuild every month, not only those with new responses or flags.")
+def report_refresh(full: bool) -> None:
+    """Bring the maintained counts (what reports read) up to date with the stored responses."""
+    session = db.get_session()
+    start = time.perf_counter()
+    months = _refresh(session, "Rebuilding monthly counts", full)
+    session.commit()
+    if months:
+        click.echo(f"{months} month(s) rebuilt in {time.perf_counter() - start:.1f} s.")
+    else:
+        click.echo("Report counts are up to date.")
+
+
+def init_app(app: Flask) -> None:
+    for group in (targets_cli, responses_cli, report_cli):
+        app.cli.add_command(group)
+

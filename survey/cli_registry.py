@@ -1,0 +1,186 @@
+"""Command groups for the registry and QR codes: `units`, `counters`, `qr`.
+
+Row-by-row imports commit the good rows once at the end, print every bad row with its line
+and reason, and exit with status 1 when any row failed.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import credentials, db, dossiers, posters, qr, registry, registry_import
+from .models import Counter, Unit
+from .sheets import Report, SheetError, read_rows
+
+units_cli = AppGroup("units", help="The unit tree: import, official codes, API credentials.")
+counters_cli = AppGroup("counters", help="Counters (service points): import and list with their QR URLs.")
+qr_cli = AppGroup("qr", help="QR codes: counter posters, code images, per-dossier links in batch.")
+
+FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+BASE = click.option("--base", default=None, help="Public address citizens use (default: SURVEY_PUBLIC_BASE_URL).")
+
+
+def _unit(session: Session, code: str) -> Unit:
+    unit = session.scalar(select(Unit).filter_by(code=code))
+    if unit is None:
+        raise click.ClickException(f"no unit with code '{code}'")
+    return unit
+
+
+def _base(base: str | None) -> str:
+    try:
+        return qr.base_url(base)
+    except qr.NoBaseUrl as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    try:
+        return list(read_rows(path, columns))
+    except SheetError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _finish(session: Session, report: Report, noun: str) -> None:
+    """Commit the good rows, list the bad ones, exit 1 if there were any."""
+    session.commit()
+    for line, reason in report.errors:
+        click.secho(f"line {line}: {reason}", fg="red", err=True)
+    click.echo(report.summary(noun))
+    if report.errors:
+        click.get_current_context().exit(1)
+
+
+def _reference_lists(session: Session) -> None:
+    """The shipped fields and procedures, so a fresh installation can import counters at once."""
+    registry.load_fields(session)
+    registry.load_procedures(session)
+
+
+@units_cli.command("import")
+@click.argument("path", type=FILE)
+def units_import(path: Path) -> None:
+    """Import units from FILE (.csv or .xlsx): code, name, kind, parent_code."""
+    session = db.get_session()
+    _finish(session, registry_import.import_units(session, _rows(path, registry_import.UNIT_COLUMNS)), "units")
+
+
+@units_cli.command("import-official")
+@click.option("--province", "province", type=int, required=True, help="Official province code, e.g. 33 (Hưng Yên).")
+@click.option("--communes/--no-communes", default=True, show_default=True, help="Also import its communes and wards.")
+def units_import_official(province: int, communes: bool) -> None:
+    """Import a province and its communes/wards with their official codes (vietnam-provinces)."""
+    session = db.get_session()
+    try:
+        report = registry_import.import_official(session, province, communes)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    _finish(session, report, "units")
+
+
+@units_cli.command("credentials")
+@click.argument("code")
+@click.option("--revoke-others", is_flag=True, help="Revoke the unit's older keys (their links stop working).")
+def units_credentials(code: str, revoke_others: bool) -> None:
+    """Issue an API key and HMAC secret for unit CODE. Shown once: only a hash of the key is kept."""
+    session = db.get_session()
+    credential, api_key = credentials.issue(session, _unit(session, code), revoke_others)
+    session.commit()
+    click.echo(f"unit:        {code}\nkey id:      {credential.key_id}\nAPI key:     {api_key}\n"
+               f"HMAC secret: {credential.hmac_secret}\n"
+               "Store both now: the API key cannot be shown again.")
+
+
+@counters_cli.command("import")
+@click.argument("path", type=FILE)
+def counters_import(path: Path) -> None:
+    """Import counters from FILE: unit_code, code, name, questionnaire, fields (codes separated by ';')."""
+    session = db.get_session()
+    _reference_lists(session)
+    rows = _rows(path, registry_import.COUNTER_COLUMNS)
+    _finish(session, registry_import.import_counters(session, rows), "counters")
+
+
+@counters_cli.command("list")
+@click.option("--unit", "unit_code", default=None, help="Only this unit and the units below it.")
+@click.option("--base", default=None, help="Default: SURVEY_PUBLIC_BASE_URL, else http://127.0.0.1:5000.")
+def counters_list(unit_code: str | None, base: str | None) -> None:
+    """Counters with their short QR URLs."""
+    session = db.get_session()
+    base = base or current_app.config.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000"
+    if unit_code:
+        rows = posters.counters_under(session, _unit(session, unit_code))
+    else:
+        rows = list(session.scalars(select(Counter).join(Unit).order_by(Unit.path, Counter.code)))
+    for c in rows:
+        click.echo(f"{c.unit.code:<14} {c.code:<8} {qr.counter_url(c.public_code, base):<40} {c.unit.name} – {c.name}")
+
+
+@qr_cli.command("posters")
+@click.option("--unit", "unit_code", required=True, help="Print every counter of this unit and the units below it.")
+@click.option("--size", type=click.Choice(sorted(posters.SIZES)), default="a6", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="PDF file to write.")
+@BASE
+def qr_posters(unit_code: str, size: str, out: Path, base: str | None) -> None:
+    """Printable posters (one counter per page) for a unit subtree, as one PDF."""
+    session = db.get_session()
+    base = _base(base)
+    items = [posters.poster_for(c, base) for c in posters.counters_under(session, _unit(session, unit_code))]
+    if not items:
+        raise click.ClickException(f"unit '{unit_code}' and the units below it have no active counters")
+    with click.progressbar(length=len(items), label=f"Laying out {len(items)} {size.upper()} posters") as bar:
+        pages = posters.write_pdf(items, size, out, progress=bar.update)
+    click.echo(f"Wrote {pages} pages to {out}")
+
+
+@qr_cli.command("code")
+@click.option("--unit", "unit_code", required=True)
+@click.option("--counter", "counter_code", required=True)
+@click.option("--format", "fmt", type=click.Choice(["svg", "png"]), default="svg", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@BASE
+def qr_code(unit_code: str, counter_code: str, fmt: str, out: Path, base: str | None) -> None:
+    """The QR code of one counter alone, as SVG (print shops) or PNG."""
+    session = db.get_session()
+    unit = _unit(session, unit_code)
+    counter = session.scalar(select(Counter).filter_by(unit_id=unit.id, code=counter_code))
+    if counter is None:
+        raise click.ClickException(f"unit '{unit_code}' has no counter '{counter_code}'")
+    url = qr.counter_url(counter.public_code, _base(base))
+    if fmt == "svg":
+        out.write_text(qr.qr_svg(url), encoding="utf-8")
+    else:
+        out.write_bytes(qr.qr_png(url))
+    click.echo(f"{url} → {out}")
+
+
+@qr_cli.command("dossiers")
+@click.argument("path", type=FILE)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV of links to write.")
+@BASE
+def qr_dossiers(path: Path, out: Path, base: str | None) -> None:
+    """Mint per-dossier links from FILE: dossier_code, unit_code, field, procedure, completed_on."""
+    session = db.get_session()
+    base = _base(base)
+    _reference_lists(session)
+    rows = _rows(path, dossiers.BATCH_COLUMNS)
+    links, report = dossiers.mint_batch(session, rows, current_app.config["DOSSIER_LINK_DAYS"])
+    with out.open("w", newline="", encoding="utf-8-sig") as fh:  # BOM: Excel opens it as UTF-8
+        writer = csv.writer(fh)
+        writer.writerow(["line", "dossier_code", "unit_code", "url", "expires_at", "status"])
+        for link in links:
+            writer.writerow([link["line"], link["dossier_code"], link["unit_code"], qr.dossier_url(link["token"], base),
+                             link["expires_at"].isoformat(), link["status"]])
+    click.echo(f"Wrote {len(links)} links to {out}")
+    _finish(session, report, "dossiers")
+
+
+def init_app(app: Flask) -> None:
+    for group in (units_cli, counters_cli, qr_cli):
+        app.cli.add_command(group)
