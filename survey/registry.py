@@ -53,9 +53,13 @@ def subtree_ids(session: Session, unit: Unit) -> list[int]:
     return list(session.scalars(select(Unit.id).where(Unit.path.startswith(unit.path))))
 
 
+# No look-alikes (0/o, 1/l/i, -/_): the code is also printed under the QR for typing by hand.
+PUBLIC_CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+PUBLIC_CODE_LENGTH = 12  # 31^12 ≈ 2^59: unguessable, still short enough for a QR at level M on A6
+
+
 def new_public_code() -> str:
-    """Unguessable, short enough for a QR at level M on an A6 card: 10 chars ≈ 60 bits."""
-    return secrets.token_urlsafe(8)[:10]
+    return "".join(secrets.choice(PUBLIC_CODE_ALPHABET) for _ in range(PUBLIC_CODE_LENGTH))
 
 
 def add_counter(session: Session, unit: Unit, code: str, name: str, questionnaire_key: str, fields: list[Field]) -> Counter:

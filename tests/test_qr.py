@@ -5,6 +5,7 @@ from werkzeug.datastructures import MultiDict
 
 from survey import qr
 from survey.db import get_session
+from survey.registry import PUBLIC_CODE_ALPHABET, PUBLIC_CODE_LENGTH
 from survey.models import Counter
 from tests.conftest import FormPage
 from tests.formdata import answers_for, post_body
@@ -15,7 +16,8 @@ def test_counter_svg_and_png_decode_to_the_short_url(app, place):
     with app.app_context():
         url = qr.counter_url(place.single_code, BASE)
         svg, png = qr.qr_svg(url), qr.qr_png(url)
-    assert url == f"{BASE}/c/{place.single_code}" and len(place.single_code) == 10
+    assert url == f"{BASE}/c/{place.single_code}" and len(place.single_code) == PUBLIC_CODE_LENGTH
+    assert set(place.single_code) <= set(PUBLIC_CODE_ALPHABET), "no look-alike characters to mistype"
     assert decode_svg(svg) == [url]
     assert decode_png(png) == [url]
     # Version 4 (33 modules) + quiet zone: a 70 mm code on an A6 card has 1.7 mm modules.
