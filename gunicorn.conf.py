@@ -36,3 +36,8 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # Heartbeat files in memory: a slow or busy disk must not make the master kill workers.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 proc_name = "sipas"
+# gunicorn's control socket defaults to one path per user: two servers on one machine (a
+# second instance, tests, benchmarks) would take it from each other. Off unless asked for.
+control_socket_disable = "GUNICORN_CONTROL_SOCKET" not in os.environ
+if not control_socket_disable:
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]

@@ -74,7 +74,7 @@ def wrk(url: str, seconds: int, connections: int, *options: str, script_args: tu
     return {
         "rps": float(get(r"Requests/sec:\s+([\d.]+)").group(1)),
         "requests": int(get(r"(\d+) requests in")[1]),
-        "p50": get(r"50%\s+(\S+)").group(1), "p99": get(r"99%\s+(\S+)").group(1),
+        "p50": get(r"(?m)^\s+50%\s+(\S+)").group(1), "p99": get(r"(?m)^\s+99%\s+(\S+)").group(1),
         "non_2xx_3xx": int(non_ok.group(1)) if non_ok else 0,
         "wrapped": int(wrapped.group(1)) if wrapped else 0,
         "raw": out,

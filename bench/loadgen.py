@@ -121,7 +121,7 @@ class Server:
         return self.start()
 
     def __exit__(self, *_exc: object) -> None:
-        self.kill(signal.SIGKILL) if self.proc and self.proc.poll() is None else None
+        self.kill(signal.SIGKILL)
 
 
 def health(port: int, timeout: float = 2) -> int | None:
@@ -217,12 +217,20 @@ class Browser:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+        reused = self.conn is not None
         if self.conn is None:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
         try:
             self.conn.request(method, path, body=body, headers=headers)
             resp = self.conn.getresponse()
             data = resp.read()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            self.close()
+            if not reused:
+                raise
+            # The server closed an idle keep-alive connection as we reused it: try once on a
+            # new one, as browsers and urllib3 do (a repeated POST is safe: idempotency key).
+            return self.request(method, path, body)
         except (OSError, http.client.HTTPException):
             self.close()
             raise

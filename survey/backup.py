@@ -193,10 +193,10 @@ def backup_command(file: Path, force: bool) -> None:
             backup_sqlite(engine, file)
         else:
             run_pg(pg_dump_command(file), url)
-        print_ = _fingerprint(engine)
+        summary = _fingerprint(engine)
     except (BackupError, OperationalError, sqlite3.Error) as exc:
         raise click.ClickException(str(getattr(exc, "orig", None) or exc)) from None
-    click.echo(f"Backup written to {file} ({file.stat().st_size:,} bytes): {print_.describe()}")
+    click.echo(f"Backup written to {file} ({file.stat().st_size:,} bytes): {summary.describe()}")
 
 
 @click.command("restore")
@@ -222,7 +222,7 @@ def restore_command(file: Path, force: bool) -> None:
         else:
             run_pg(pg_restore_command(file, db.normalize_url(url).database or ""), url)
             engine.dispose()
-        print_ = _fingerprint(engine)
+        summary = _fingerprint(engine)
     except (BackupError, OperationalError, sqlite3.Error) as exc:
         raise click.ClickException(str(getattr(exc, "orig", None) or exc)) from None
-    click.echo(f"Restored {file}: {print_.describe()}. Run `flask --app wsgi db upgrade` if the backup is older than this version.")
+    click.echo(f"Restored {file}: {summary.describe()}. Run `flask --app wsgi db upgrade` if the backup is older than this version.")

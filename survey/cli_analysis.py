@@ -32,6 +32,8 @@ INDICATOR_VI = {
     "education": "Dịch vụ giáo dục công",
 }
 PERIOD_CHOICES = {"month": "M", "quarter": "Q", "year": "Y"}
+CONCURRENT = ("another import stored some of these rows at the same moment: nothing from this run was kept; "
+              "run the command again (rows already stored are skipped)")
 
 
 # ---------------------------------------------------------------- targets
@@ -127,8 +129,7 @@ def responses_import(file: Path, key: str, number: int | None, all_or_nothing: b
         raise click.ClickException(f"{exc}. Nothing was imported.") from None
     except IntegrityError:
         session.rollback()
-        raise click.ClickException("another import stored some of these rows at the same moment; run the command "
-                                   "again (rows already stored are skipped)") from None
+        raise click.ClickException(CONCURRENT) from None
     for problem in result.problems:
         click.secho(str(problem), fg="red", err=True)
     for line, response_id in result.duplicates:
@@ -144,7 +145,11 @@ def responses_import(file: Path, key: str, number: int | None, all_or_nothing: b
                    f"{len(result.duplicates)} already imported, {bad} bad.")
     else:
         _refresh(session, "Refreshing report counts")
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:  # the same rows committed by a concurrent import
+            session.rollback()
+            raise click.ClickException(CONCURRENT) from None
         notes = []
         if result.duplicates:
             notes.append(f"{len(result.duplicates)} already imported, skipped")
@@ -198,9 +203,7 @@ def _refresh(session, label: str, full: bool = False) -> int:
 def _write(text: str, out: Path | None, bom: bool = False) -> None:
     data = (("\ufeff" if bom else "") + text).encode("utf-8")
     if out is None:
-        stream = click.get_binary_stream("stdout")
-        stream.write(data)
-        stream.flush()
+        click.echo(data, nl=False)  # bytes go to the binary stream: UTF-8 whatever the terminal's locale
     else:
         out.write_bytes(data)
 

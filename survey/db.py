@@ -108,7 +108,13 @@ def init_app(app: Flask) -> None:
     if app.config.get("DATABASE_POOL_SIZE"):
         pool["pool_size"] = int(app.config["DATABASE_POOL_SIZE"])
     engine = make_engine(app.config["DATABASE_URL"], **pool)
-    app.extensions["survey_db"] = {"engine": engine, "sessionmaker": sessionmaker(engine, expire_on_commit=False)}
+    replica_url = app.config.get("REPORTS_DATABASE_URL")
+    reports = make_engine(replica_url, **pool) if replica_url else engine
+    app.extensions["survey_db"] = {
+        "engine": engine,
+        "sessionmaker": sessionmaker(engine, expire_on_commit=False),
+        "report_sessionmaker": sessionmaker(reports, expire_on_commit=False),
+    }
     app.teardown_appcontext(close_session)
 
 
@@ -123,10 +129,20 @@ def get_session() -> Session:
     return g.db_session
 
 
+def get_report_session() -> Session:
+    """A read-only session for reports and exports: on the read replica when
+    SURVEY_REPORTS_DATABASE_URL is set, else the same database. A replica lags by a moment,
+    so never read through it what this request (or the citizen's last one) has written."""
+    if "db_report_session" not in g:
+        g.db_report_session = current_app.extensions["survey_db"]["report_sessionmaker"]()
+    return g.db_report_session
+
+
 def close_session(_exc: BaseException | None = None) -> None:
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()
+    for name in ("db_session", "db_report_session"):
+        session = g.pop(name, None)
+        if session is not None:
+            session.close()
 
 
 def ping(engine: Engine) -> None:

@@ -25,14 +25,14 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from questionnaires.loader import Item, Questionnaire
 
 from . import quality
 from .counts import VN
-from .models import Counter, Field, IdempotencyKey, Procedure, QuestionnaireVersion, Response, ResponseFlag, Unit
+from .models import Answer, Counter, Field, IdempotencyKey, Procedure, QuestionnaireVersion, Response, ResponseFlag, Unit
 from .responses import answer_rows
 
 TAG_COLUMNS = ("unit", "field", "procedure", "counter", "submitted_at", "channel", "source", "form_id")
@@ -226,7 +226,7 @@ def _parse_answer(item: Item, text: str) -> tuple[Any, str | None]:
 
 def _codes(item: Item) -> str:
     codes = sorted(item.valid_codes)
-    return f"{codes[0]}–{codes[-1]}" if codes == list(range(codes[0], codes[-1] + 1)) and len(codes) > 2 else ", ".join(map(str, codes))
+    return f"{codes[0]}–{codes[-1]}" if codes == list(range(codes[0], codes[-1] + 1)) and len(codes) > 3 else ", ".join(map(str, codes))
 
 
 def parse_day(text: str) -> date:
@@ -244,8 +244,8 @@ class _Registry:
     """Codes of units, fields, procedures and counters, read once per import."""
 
     def __init__(self, session: Session) -> None:
-        self.units = dict(session.execute(select(Unit.code, Unit.id)).tuples().all())
-        self.fields = dict(session.execute(select(Field.code, Field.id)).tuples().all())
+        self.units = dict(session.execute(select(Unit.code, Unit.id)).all())
+        self.fields = dict(session.execute(select(Field.code, Field.id)).all())
         self.procedures = {code: (pid, fid) for code, pid, fid in session.execute(select(Procedure.code, Procedure.id, Procedure.field_id))}
         self.counters = {
             (unit_id, code): (cid, key) for cid, unit_id, code, key in
@@ -356,16 +356,18 @@ def check_rows(session: Session, header: list[str], body: list[tuple[int, list[s
             continue
         extra = [c for c in cells[len(header):] if c]
         values = dict(zip(header, cells))
-        answers, problems = _answers(values, questionnaire)
-        tags, day, tag_problems = _tags(values, reg, questionnaire, today)
-        problems = tag_problems + problems
+        tags, day, problems = _tags(values, reg, questionnaire, today)
+        if any(values.get(i.key) for i in questionnaire.items):
+            answers, answer_problems = _answers(values, questionnaire)
+            problems += answer_problems
+        else:  # only tags: one line, not one per required item
+            answers = {}
+            problems.append(("", "no answers in this row"))
         if extra:
             problems.insert(0, ("", f"{len(extra)} value(s) right of the last named column ('{extra[0][:20]}')"))
         form_id = values.get("form_id", "")
         if form_id and form_id in seen_form:
             problems.append(("form_id", f"'{form_id}' is already used on line {seen_form[form_id]}"))
-        if not answers and not problems:
-            problems.append(("", "no answers in this row"))
         if problems:
             result.problems.extend(Problem(line, column, reason) for column, reason in problems)
             continue
@@ -404,7 +406,7 @@ def import_file(session: Session, path: str | Path, version: QuestionnaireVersio
         chunk = keys[start:start + 500]
         existing.update(session.execute(
             select(IdempotencyKey.key, IdempotencyKey.response_id).where(IdempotencyKey.key.in_(chunk))
-        ).tuples().all())
+        ).all())
     fresh = []
     for row in good:
         if row.key in existing:
@@ -414,13 +416,15 @@ def import_file(session: Session, path: str | Path, version: QuestionnaireVersio
     responses = []
     for row in fresh:
         response = Response(version_id=version.id, submitted_at=row.submitted_at, duration_ms=None, language="vi", **row.tags)
-        response.answers = answer_rows(questionnaire, row.answers)
-        flags = quality.submission_flags(questionnaire, row.answers, None, None)
+        flags = quality.submission_flags(questionnaire, row.answers, None, None)  # straight-lining, as on the web
         response.flags = [ResponseFlag(reason=reason, detail=detail) for reason, detail in flags]
         result.flagged += bool(flags)
         responses.append(response)
     session.add_all(responses)
     session.flush()
+    answers = [{"response_id": r.id, **a} for row, r in zip(fresh, responses) for a in answer_rows(questionnaire, row.answers)]
+    if answers:
+        session.execute(insert(Answer), answers)
     session.add_all(IdempotencyKey(key=row.key, response_id=r.id) for row, r in zip(fresh, responses))
     session.flush()
     result.imported = len(fresh)

@@ -17,13 +17,15 @@ Group columns hold codes (unit code, field code, 'unit/counter', option code of 
 """
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import BigInteger, Select, String, and_, case, cast, func, literal, literal_column, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from analysis import report as analysis_report
@@ -31,7 +33,7 @@ from analysis.targets import Target
 from questionnaires.loader import CODED_TYPES, Questionnaire
 
 from . import catalog, targets_store
-from .counts import VN, first_flags, local_month, month_of, next_month, refresh
+from .counts import VN, first_flags, local_month, next_month, refresh
 from .models import Answer, AnswerCount, Counter, Field, Procedure, QuestionnaireVersion, Response, Unit
 
 TAGS = ("unit", "field", "counter", "procedure", "channel", "source", "language", "version")
@@ -45,6 +47,7 @@ LEVELS = {  # --level of an export → figure levels
     "all": ("criterion", "element", "overall_index", "overall_item", "comprehensive"),
 }
 UNTAGGED = "(không gắn)"  # a response without that tag (e.g. no unit): its own group, never dropped
+FLAGGED = "(flagged)"  # flag_reason of flagged cells summed over their reasons (see _stored_cells)
 
 _TAG_COLUMNS = {
     "unit": Response.unit_id, "field": Response.field_id, "counter": Response.counter_id,
@@ -82,9 +85,13 @@ class Scope:
 
     sel: Selection
     questionnaire: Questionnaire
-    version_ids: tuple[int, ...]
+    versions: tuple[QuestionnaireVersion, ...]
     unit_ids: Select | None
     field_id: int | None
+
+    @property
+    def version_ids(self) -> tuple[int, ...]:
+        return tuple(v.id for v in self.versions)
 
     @property
     def items(self) -> list[str]:
@@ -120,24 +127,22 @@ def resolve(session: Session, sel: Selection) -> Scope:
     if sel.unit:
         unit = session.scalar(select(Unit).where(Unit.code == sel.unit))
         if unit is None:
-            raise ReportError(f"unknown unit code '{sel.unit}' (flask --app wsgi units list shows the codes)")
+            raise ReportError(f"unknown unit code '{sel.unit}'{_close(sel.unit, session.scalars(select(Unit.code)))} "
+                              "(flask --app wsgi counters list shows units with their codes)")
         unit_ids = select(Unit.id).where(Unit.path.startswith(unit.path))
     field_id = None
     if sel.field:
         field_id = session.scalar(select(Field.id).where(Field.code == sel.field))
         if field_id is None:
-            known = ", ".join(session.scalars(select(Field.code).order_by(Field.code)))
-            raise ReportError(f"unknown field code '{sel.field}' (known: {known})")
-    return Scope(sel, questionnaire, tuple(r.id for r in rows), unit_ids, field_id)
+            known = ", ".join(session.scalars(select(Field.code).order_by(Field.code))) or "none loaded"
+            raise ReportError(f"unknown field code '{sel.field}'{_close(sel.field, known.split(', '))} (known: {known})")
+    return Scope(sel, questionnaire, tuple(rows), unit_ids, field_id)
 
 
-def questionnaire_for(session: Session, key: str) -> tuple[QuestionnaireVersion, Questionnaire]:
-    """The latest published version of a questionnaire and its definition."""
-    row = catalog.latest(session, key)
-    if row is None:
-        known = ", ".join(r.key for r in catalog.list_latest(session)) or "none published"
-        raise ReportError(f"unknown questionnaire '{key}' (published: {known})")
-    return row, catalog.definition(row)
+def _close(name: str, known) -> str:
+    """'; did you mean …?' for a mistyped code, or nothing."""
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(close)}?" if close else ""
 
 
 def unit_tree(session: Session) -> pd.DataFrame:
@@ -180,11 +185,20 @@ def _previous_month(month: date) -> date:
 # ---------------------------------------------------------------- frames
 
 
-def _frame(rows: Sequence[Sequence[Any]], columns: list[str]) -> pd.DataFrame:
-    """Rows → DataFrame column by column (much faster than from Row objects)."""
+def _frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    return pd.DataFrame(dict(zip(columns, map(list, zip(*rows)))))
+    return pd.DataFrame.from_records(rows, columns=columns)
+
+
+def _fetch(session: Session, query: Select) -> list[tuple]:
+    """Plain tuples straight from the driver: the rows here are cells or responses by the
+    hundred thousand, and building SQLAlchemy Row objects costs more than the query."""
+    result = session.connection().execute(query)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
 
 
 def _id_labels(session: Session, dim: str, ids: Sequence[Any]) -> dict[Any, Any]:
@@ -203,7 +217,7 @@ def _id_labels(session: Session, dim: str, ids: Sequence[Any]) -> dict[Any, Any]
     else:  # counter codes are unique within a unit only
         query = (select(Counter.id, Unit.code + "/" + Counter.code).join(Unit, Unit.id == Counter.unit_id)
                  .where(Counter.id.in_(wanted)))
-    return dict(session.execute(query).tuples().all())
+    return dict(session.execute(query).all())
 
 
 def _finish(session: Session, frame: pd.DataFrame, scope: Scope, dims: Sequence[str]) -> pd.DataFrame:
@@ -229,9 +243,14 @@ def _finish(session: Session, frame: pd.DataFrame, scope: Scope, dims: Sequence[
     for column in [c for c in frame.columns if c not in (*dims, "source", "flag_reason")]:
         out[column] = frame[column]
     result = pd.DataFrame(out)
-    for column in ("code", "n"):
+    for column in ("code", "n", "responses"):
         if column in result:
             result[column] = result[column].astype("int64")
+    value = next((c for c in ("n", "responses") if c in result), None)
+    if "period" in dims and scope.sel.period != "M" and value and len(result):
+        # months folded into quarters or years: one row per cell again
+        keys = [c for c in result.columns if c != value]
+        result = result.groupby(keys, dropna=False, observed=True, sort=False)[value].sum().reset_index()
     return result
 
 
@@ -249,13 +268,15 @@ def _counts_dims(sel: Selection) -> list[str]:
     return dims
 
 
-def counts_frame(session: Session, sel: Selection, items: Sequence[str] | None = None, refresh_first: bool = True) -> pd.DataFrame:
+def counts_frame(session: Session, sel: Selection, items: Sequence[str] | None = None, refresh_first: bool = True,
+                 flagged_codes: bool = True) -> pd.DataFrame:
     """Counts frame for the standard report from the maintained counts (month resolution).
 
     Only the satisfaction items are read (or `items`). A date range that does not start and
     end on month boundaries reads its partial edge months from the raw rows, so a custom
     range is never silently widened to whole months. `refresh_first` brings the counts up to
     date first; that writes when responses arrived since, and the caller commits.
+    `flagged_codes=False` sums flagged cells over reasons and codes (see _stored_cells).
     """
     scope = resolve(session, sel)
     dims = _counts_dims(sel)
@@ -268,7 +289,7 @@ def counts_frame(session: Session, sel: Selection, items: Sequence[str] | None =
     months, edges = _split_range(sel.since, sel.until)
     frames = []
     if months is not None:
-        frames.append(_stored_cells(session, scope, dims, items, *months))
+        frames.append(_stored_cells(session, scope, dims, items, *months, flagged_codes=flagged_codes))
     for since, until in edges:
         frames.append(_raw_cells(session, scope, dims, items, since, until))
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -279,25 +300,50 @@ def counts_frame(session: Session, sel: Selection, items: Sequence[str] | None =
 
 
 def _stored_cells(session: Session, scope: Scope, dims: list[str], items: list[str], first: date | None,
-                  last: date | None) -> pd.DataFrame:
-    """Cells summed from answer_counts over the dimensions not asked for."""
-    columns = [AnswerCount.month if d == "period" else _COUNT_COLUMNS[d] for d in dims]
-    groups = [*columns, AnswerCount.source, AnswerCount.flag_reason, AnswerCount.item_key, AnswerCount.code]
-    query = (select(*groups, func.sum(AnswerCount.n))
-             .where(AnswerCount.version_id.in_(scope.version_ids), AnswerCount.item_key.in_(items))
-             .group_by(*groups))
-    if first is not None:
-        query = query.where(AnswerCount.month >= first)
-    if last is not None:
-        query = query.where(AnswerCount.month <= last)
-    if scope.unit_ids is not None:
-        query = query.where(AnswerCount.unit_id.in_(scope.unit_ids))
-    if scope.field_id is not None:
-        query = query.where(AnswerCount.field_id == scope.field_id)
-    if scope.sel.source:
-        query = query.where(AnswerCount.source == scope.sel.source)
-    rows = session.execute(query).all()
-    return _frame(rows, [*dims, "source", "flag_reason", "item", "code", "n"])
+                  last: date | None, flagged_codes: bool = True) -> pd.DataFrame:
+    """Cells of answer_counts, summed over the dimensions not asked for (if any).
+
+    Without `flagged_codes` the flagged cells come summed over their reasons and codes
+    (flag_reason FLAGGED, code 0): a report that leaves flagged responses out only needs how
+    many answers it left out (exact counts by reason come from response_flags), and flagged
+    cells, a handful of responses spread over reasons and codes, are half of all cells at a
+    million responses and still growing.
+    """
+    # the month as text: no per-row date parsing on SQLite (PostgreSQL's driver returns dates)
+    group = {"period": type_coerce(AnswerCount.month, String()), **_COUNT_COLUMNS}
+    columns = [group[d] for d in dims]
+    # grouping columns in the order of ix_answer_counts_report, so the database need not sort
+    order = [group[d] for d in ("period", "unit", "field") if d in dims] + [group[d] for d in ("version",) if d in dims]
+    whole_grain = {"unit", "field", "period"} <= set(dims) and ("version" in dims or len(scope.versions) == 1)
+
+    def where(query: Select) -> Select:
+        query = query.where(AnswerCount.version_id.in_(scope.version_ids), AnswerCount.item_key.in_(items))
+        if first is not None:
+            query = query.where(AnswerCount.month >= first)
+        if last is not None:
+            query = query.where(AnswerCount.month <= last)
+        if scope.unit_ids is not None:
+            query = query.where(AnswerCount.unit_id.in_(scope.unit_ids))
+        if scope.field_id is not None:
+            query = query.where(AnswerCount.field_id == scope.field_id)
+        if scope.sel.source:
+            query = query.where(AnswerCount.source == scope.sel.source)
+        return query
+
+    names = [*dims, "source", "flag_reason", "item", "code", "n"]
+    cells = [*columns, AnswerCount.source, AnswerCount.flag_reason, AnswerCount.item_key, AnswerCount.code]
+    if whole_grain:  # answer_counts has one row per cell: nothing to sum
+        query = where(select(*cells, AnswerCount.n))
+    else:
+        query = where(select(*cells, func.sum(AnswerCount.n))).group_by(*order, AnswerCount.source, AnswerCount.item_key,
+                                                                          AnswerCount.flag_reason, AnswerCount.code)
+    if flagged_codes:
+        return _frame(_fetch(session, query), names)
+    flagged = where(select(*columns, AnswerCount.source, literal(FLAGGED, String()), AnswerCount.item_key,
+                           literal_column("0"), func.sum(AnswerCount.n)))
+    flagged = flagged.where(AnswerCount.flag_reason.is_not(None)).group_by(*order, AnswerCount.source, AnswerCount.item_key)
+    rows = _fetch(session, query.where(AnswerCount.flag_reason.is_(None))) + _fetch(session, flagged)
+    return _frame(rows, names)
 
 
 def _filtered(query: Select, scope: Scope, since: date | None, until: date | None) -> Select:
@@ -331,18 +377,149 @@ def _dimension_columns(query: Select, dims: Sequence[str]) -> tuple[Select, list
     return query, columns
 
 
+@dataclass(frozen=True)
+class _Packed:
+    """Where one item's answer sits in a response's packed signature (see _signatures)."""
+
+    key: str
+    part: int
+    shift: int
+    width: int
+    low: int  # smallest code: stored as code − low + 1 (0 = no answer), or as bit code − low
+    multiple: bool
+
+
+def _packing(scope: Scope, keys: Sequence[str]) -> list[_Packed]:
+    """Bit fields for the items, sized from every pooled version's codes, 62 bits per part."""
+    versions = [catalog.definition(v) for v in scope.versions]
+    packed, part, used = [], 0, 0
+    for key in dict.fromkeys(keys):
+        found = [i for q in versions for i in q.items if i.key == key and i.type in CODED_TYPES]
+        if not found:
+            raise ReportError(f"'{key}' is not a coded item of {scope.sel.questionnaire}")
+        codes = [c for i in found for c in (i.valid_codes or range(i.min, i.max + 1))]
+        low, high = min(codes), max(codes)
+        multiple = any(i.type == "multiple" for i in found)
+        width = (high - low + 1) if multiple else (high - low + 1).bit_length()
+        if width > 62:
+            raise ReportError(f"item '{key}' has codes {low}–{high}: too wide a range to break down by")
+        if used + width > 62:
+            part, used = part + 1, 0
+        packed.append(_Packed(key, part, used, width, low, multiple))
+        used += width
+    return packed
+
+
+def _signatures(session: Session, scope: Scope, dims: Sequence[str], packed: list[_Packed], since: date | None,
+                until: date | None) -> pd.DataFrame:
+    """One row per response: its tags and its coded answers packed into integers.
+
+    SQLite can only GROUP BY without sorting when the grouping follows the index it reads,
+    and sorting the answers of half a million responses takes half a minute or more.
+    Grouping by response follows the responses index and the answers index (response_id,
+    item_key, code), so the database streams one row per response and numpy does the
+    cross-tabulation (_cells). A multiple-choice item packs one bit per option.
+    """
+    tags = [d for d in dims if d in _TAG_COLUMNS and d != "source"]
+    columns = [Response.id, *(_TAG_COLUMNS[d] for d in tags), Response.source]
+    if "period" in dims:
+        columns.append(local_month(Response.submitted_at))
+    parts = []
+    for part in range(max((p.part for p in packed), default=-1) + 1):
+        whens = {  # bigint before shifting (PostgreSQL's integer is 32 bits), shifted by an integer
+            p.key: (cast(literal_column("1"), BigInteger()).op("<<")(Answer.code + literal_column(str(p.shift - p.low)))
+                    if p.multiple else
+                    cast(Answer.code + literal_column(str(1 - p.low)), BigInteger()).op("<<")(literal_column(str(p.shift))))
+            for p in packed if p.part == part
+        }
+        parts.append(func.coalesce(func.sum(case(whens, value=Answer.item_key)), 0))
+    query = _filtered(select(*columns, *parts).join(Answer, Answer.response_id == Response.id), scope, since, until)
+    # (version_id, submitted_at, id) is the order of the index the filters use, so the
+    # database streams the groups; it identifies a response as well as id alone does
+    query = query.where(Answer.code.is_not(None)).group_by(Response.version_id, Response.submitted_at, Response.id)
+    rows = _fetch(session, query)
+    names = ["response_id", *tags, "source", *(["period"] if "period" in dims else []), *(f"_part{i}" for i in range(len(parts)))]
+    frame = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame(columns=names)
+    flag = first_flags()
+    reasons = dict(_fetch(session, _filtered(select(flag.c.response_id, flag.c.reason).join(Response, Response.id == flag.c.response_id),
+                                             scope, since, until)))
+    return frame.assign(flag_reason=frame["response_id"].map(reasons))
+
+
+NO_ANSWER = -(2 ** 62)  # a decoded code meaning "not answered" (numbers may be 0 or negative)
+
+
+def _decode(frame: pd.DataFrame, p: _Packed) -> np.ndarray:
+    """Codes of one item (NO_ANSWER where blank); for a multiple-choice item, the bit mask of options."""
+    part = frame[f"_part{p.part}"]
+    # PostgreSQL sums bigints as numeric (Decimal): convert exactly, never through float
+    values = (np.array([int(v) for v in part], dtype=np.int64) if part.dtype == object
+              else part.to_numpy(dtype=np.int64))
+    field = (values >> p.shift) & ((1 << p.width) - 1)
+    return field if p.multiple else np.where(field == 0, NO_ANSWER, field + p.low - 1)
+
+
+def _response_groups(frame: pd.DataFrame, dims: Sequence[str], packed: list[_Packed]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Each response's group columns (dims, source, flag_reason) and, per row, its response's
+    position: a respondent who chose several options of a multiple-choice dimension is one
+    row per option."""
+    by_key = {p.key: p for p in packed}
+    groups = frame[[d for d in dims if d in _TAG_COLUMNS or d == "period"] + ["source", "flag_reason"]].copy()
+    for dim in [d for d in dims if d not in _TAG_COLUMNS and d != "period"]:
+        p, codes = by_key[dim], _decode(frame, by_key[dim])
+        if p.multiple:
+            groups[dim] = [[p.low + b for b in range(p.width) if m >> b & 1] or [pd.NA] for m in codes.tolist()]
+        else:
+            groups[dim] = pd.array(np.where(codes == NO_ANSWER, 0, codes), dtype="Int64")
+            groups.loc[codes == NO_ANSWER, dim] = pd.NA
+    position = np.arange(len(groups))
+    multi = [d for d in dims if d in by_key and by_key[d].multiple]
+    if multi:
+        groups = groups.assign(_position=position)
+        for dim in multi:
+            groups = groups.explode(dim)
+        position = groups.pop("_position").to_numpy()
+        groups = groups.reset_index(drop=True)
+    return groups, position
+
+
+def _cells(frame: pd.DataFrame, dims: Sequence[str], packed: list[_Packed], counted: Sequence[str]) -> pd.DataFrame:
+    """Counts frame (dims, source, flag_reason, item, code, n) from per-response signatures:
+    one bincount per item over (response group × code)."""
+    by_key = {p.key: p for p in packed}
+    groups, position = _response_groups(frame, dims, packed)
+    keys = list(groups.columns)
+    group_id = groups.groupby(keys, dropna=False, sort=False, observed=True).ngroup().to_numpy() if len(groups) else np.zeros(0, int)
+    table = groups.assign(_g=group_id).drop_duplicates("_g").set_index("_g")[keys]
+    pieces = []
+    for key in counted:
+        p = by_key[key]
+        codes = _decode(frame, p)[position]
+        if p.multiple:  # one count per option chosen
+            chosen = [(group_id[(codes >> b) & 1 == 1], p.low + b) for b in range(p.width)]
+            g = np.concatenate([ids for ids, _ in chosen])
+            c = np.concatenate([np.full(len(ids), code) for ids, code in chosen])
+        else:
+            answered = codes != NO_ANSWER
+            g, c = group_id[answered], codes[answered]
+        if not len(g):
+            continue
+        low, span = int(c.min()), int(c.max() - c.min() + 1)
+        tally = np.bincount(g * span + (c - low), minlength=(int(group_id.max()) + 1) * span)
+        hit = np.flatnonzero(tally)
+        pieces.append(pd.DataFrame({"_g": hit // span, "item": key, "code": hit % span + low, "n": tally[hit]}))
+    if not pieces:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in [*keys, "item", "code", "n"]})
+    cells = pd.concat(pieces, ignore_index=True)
+    return table.reindex(cells["_g"]).reset_index(drop=True).assign(item=cells["item"], code=cells["code"], n=cells["n"])
+
+
 def _raw_cells(session: Session, scope: Scope, dims: Sequence[str], items: Sequence[str], since: date | None,
                until: date | None) -> pd.DataFrame:
-    """Cells grouped by the database from the raw answers."""
-    flag = first_flags()
-    base = (select().select_from(Response)
-            .join(Answer, and_(Answer.response_id == Response.id, Answer.item_key.in_(list(items))))
-            .outerjoin(flag, flag.c.response_id == Response.id))
-    base, columns = _dimension_columns(base, dims)
-    groups = [*columns, Response.source, flag.c.reason, Answer.item_key, Answer.code]
-    query = _filtered(base.add_columns(*groups, func.count()), scope, since, until)
-    rows = session.execute(query.where(Answer.code.is_not(None)).group_by(*groups)).all()
-    return _frame(rows, [*dims, "source", "flag_reason", "item", "code", "n"])
+    """Cells from the raw answers (ids and month labels still to be labelled by _finish)."""
+    packed = _packing(scope, [*[d for d in dims if d not in _TAG_COLUMNS and d != "period"], *items])
+    frame = _signatures(session, scope, dims, packed, since, until)
+    return _cells(frame, dims, packed, items)
 
 
 def breakdown(session: Session, sel: Selection, by: Sequence[str], items: Sequence[str] | None = None) -> pd.DataFrame:
@@ -368,17 +545,17 @@ def respondent_minimums(session: Session, scope: Scope, dims: Sequence[str]) -> 
     all of their answers, at a fraction of the size.
     """
     criteria = [i.key for i in scope.questionnaire.criteria]
-    flag = first_flags()
-    base = (select().select_from(Response)
-            .join(Answer, and_(Answer.response_id == Response.id, Answer.item_key.in_(criteria),
-                               Answer.code.between(1, 5)))
-            .outerjoin(flag, flag.c.response_id == Response.id))
-    base, columns = _dimension_columns(base, dims)
-    groups = [Response.id, *columns, Response.source, flag.c.reason]
-    query = _filtered(base.add_columns(*groups, func.min(Answer.code)), scope, scope.sel.since, scope.sel.until)
-    rows = session.execute(query.group_by(*groups)).all()
-    frame = _frame(rows, ["response_id", *dims, "source", "flag_reason", "code"])
-    return _finish(session, frame.assign(item=criteria[0] if criteria else None), scope, dims)
+    item_dims = [d for d in dims if d not in _TAG_COLUMNS and d != "period"]
+    packed = _packing(scope, [*item_dims, *criteria])
+    frame = _signatures(session, scope, dims, packed, scope.sel.since, scope.sel.until)
+    lowest = np.full(len(frame), 9)
+    for p in packed:
+        if p.key in criteria:
+            codes = _decode(frame, p)
+            lowest = np.where((codes >= 1) & (codes <= 5), np.minimum(lowest, codes), lowest)
+    groups, position = _response_groups(frame, dims, packed)
+    out = groups.assign(response_id=frame["response_id"].to_numpy()[position], item=criteria[0], code=lowest[position])
+    return _finish(session, out[out["code"] <= 5].reset_index(drop=True), scope, dims)
 
 
 def flagged_responses(session: Session, sel: Selection) -> pd.DataFrame:
@@ -394,20 +571,14 @@ def flagged_responses(session: Session, sel: Selection) -> pd.DataFrame:
     base, columns = _dimension_columns(base, dims)
     groups = [*columns, Response.source, flag.c.reason]
     query = _filtered(base.add_columns(*groups, func.count()), scope, sel.since, sel.until)
-    rows = session.execute(query.group_by(*groups)).all()
-    frame = _frame(rows, [*dims, "source", "flag_reason", "responses"])
+    frame = _frame(_fetch(session, query.group_by(*groups)), [*dims, "source", "flag_reason", "responses"])
     out = _finish(session, frame, scope, dims).drop(columns="flagged")
     return out.astype({"responses": "int64"})
 
 
-def _exclusions(flagged: pd.DataFrame, counts: pd.DataFrame, dims: list[str], excluded: bool) -> pd.DataFrame:
-    """Exact responses by group and reason, with their satisfaction answers beside them."""
-    keys = [*dims, "source", "flag_reason"]
-    answers = counts[counts["flagged"]].groupby(keys, dropna=False, observed=True, sort=False)["n"].sum()
-    answers = answers.rename("answers").reset_index()
-    table = flagged.merge(answers, on=keys, how="left") if len(flagged) else flagged.assign(answers=pd.Series(dtype="int64"))
-    table["answers"] = table["answers"].fillna(0).astype("int64")
-    return table.assign(excluded=excluded).sort_values(keys, ignore_index=True)
+def _exclusions(flagged: pd.DataFrame, dims: list[str], excluded: bool) -> pd.DataFrame:
+    """Exact flagged responses by group and reason; `excluded` says whether the figures left them out."""
+    return flagged.assign(excluded=excluded).sort_values([*dims, "source", "flag_reason"], ignore_index=True)
 
 
 def standard_report(session: Session, sel: Selection, targets: Sequence[Target] | None = None) -> analysis_report.Report:
@@ -422,7 +593,7 @@ def standard_report(session: Session, sel: Selection, targets: Sequence[Target] 
         raise ReportError(f"questionnaire '{sel.questionnaire}' has no satisfaction criteria to report on")
     dims = _counts_dims(sel)
     raw = [d for d in dims if d not in COUNT_DIMS]
-    counts = breakdown(session, sel, dims) if raw else counts_frame(session, sel)
+    counts = breakdown(session, sel, dims) if raw else counts_frame(session, sel, flagged_codes=sel.include_flagged)
     responses = respondent_minimums(session, scope, dims) if q.rollup.comprehensive else None
     tree = None
     if "unit" in dims:
@@ -438,7 +609,7 @@ def standard_report(session: Session, sel: Selection, targets: Sequence[Target] 
         counts, q.structure(), q.rollup, by=dims, tree=tree, targets=targets, kind=q.kind,
         responses=responses, include_flagged=sel.include_flagged,
     )
-    excluded = _exclusions(flagged_responses(session, sel), counts, dims, excluded=not sel.include_flagged)
+    excluded = _exclusions(flagged_responses(session, sel), dims, excluded=not sel.include_flagged)
     method = {
         **report.method,
         "selection": {k: (v.isoformat() if isinstance(v, date) else list(v) if isinstance(v, (list, tuple)) else v)
@@ -457,10 +628,10 @@ def name_columns(session: Session, frame: pd.DataFrame, questionnaire: Questionn
     """The frame with Vietnamese names beside the codes (unit_name, field_name, element_name, item_label)."""
     out = frame.copy()
     if "unit" in out:
-        names = dict(session.execute(select(Unit.code, Unit.name)).tuples().all())
+        names = dict(session.execute(select(Unit.code, Unit.name)).all())
         out.insert(out.columns.get_loc("unit") + 1, "unit_name", out["unit"].astype("object").map(names))
     if "field" in out:
-        names = {**dict(session.execute(select(Field.code, Field.name_vi)).tuples().all()), "all": "Tất cả lĩnh vực"}
+        names = {**dict(session.execute(select(Field.code, Field.name_vi)).all()), "all": "Tất cả lĩnh vực"}
         out.insert(out.columns.get_loc("field") + 1, "field_name", out["field"].astype("object").map(names))
     if "element" in out:
         titles = {s.key: s.title.vi for s in questionnaire.sections}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import uuid
 from collections.abc import Iterator
 from functools import cache
@@ -101,15 +102,17 @@ def postgres_server() -> Iterator[PostgresServer]:
     url = os.environ.get("SURVEY_TEST_POSTGRES_URL")
     cluster = None
     if not url:
-        cluster = PostgresCluster.find(fast=True)
+        try:
+            cluster = PostgresCluster.find(fast=True)
+            if cluster is not None:
+                cluster.start()
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            if cluster is not None:
+                cluster.stop()
+            skip_or_fail("SURVEY_REQUIRE_POSTGRES", f"PostgreSQL not available: a throwaway cluster did not start: {exc}")
         if cluster is None:
             skip_or_fail("SURVEY_REQUIRE_POSTGRES",
                          "PostgreSQL not available: no server binaries (apt-get install postgresql) and SURVEY_TEST_POSTGRES_URL unset")
-        try:
-            cluster.start()
-        except (RuntimeError, OSError) as exc:
-            cluster.stop()
-            skip_or_fail("SURVEY_REQUIRE_POSTGRES", f"PostgreSQL not available: throwaway cluster did not start: {exc}")
         url = cluster.url()
     try:
         server = PostgresServer(url)

@@ -6,7 +6,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import DateTime, select, text
 
-from survey.db import Base, UTCDateTime, engine, get_session, make_engine, migration_connection, normalize_url
+from survey import create_app
+from survey.db import (
+    Base, UTCDateTime, engine, get_report_session, get_session, make_engine, migration_connection, normalize_url,
+)
 from survey.models import DossierToken, Unit
 
 VN = timezone(timedelta(hours=7))
@@ -71,7 +74,7 @@ def test_sqlite_is_durable_and_concurrent(tmp_path):
     eng.dispose()
 
 
-def test_postgres_engine_fails_fast_and_survives_restarts():
+def test_postgres_engine_is_psycopg3_and_checks_connections_before_use():
     eng = make_engine("postgresql://sipas@127.0.0.1:1/sipas")
     assert eng.dialect.driver == "psycopg"
     assert eng.pool._pre_ping is True
@@ -107,3 +110,24 @@ def test_sqlite_migration_refuses_broken_foreign_keys(tmp_path):
     with eng.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM child")).scalar() == 0
     eng.dispose()
+
+
+def test_reports_read_from_the_replica_when_one_is_configured(tmp_path):
+    primary, replica = tmp_path / "primary.sqlite3", tmp_path / "replica.sqlite3"
+    for path, name in ((primary, "primary"), (replica, "replica")):
+        eng = make_engine(f"sqlite:///{path}")
+        with eng.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE whoami (name TEXT)")
+            conn.exec_driver_sql(f"INSERT INTO whoami VALUES ('{name}')")
+        eng.dispose()
+    for replica_url, expected in ((f"sqlite:///{replica}", "replica"), (None, "primary")):
+        config = {"TESTING": True, "SECRET_KEY": "t", "DATABASE_URL": f"sqlite:///{primary}"}
+        if replica_url:
+            config["REPORTS_DATABASE_URL"] = replica_url
+        app = create_app(config)
+        with app.app_context():
+            assert get_session().scalar(text("SELECT name FROM whoami")) == "primary"
+            assert get_report_session().scalar(text("SELECT name FROM whoami")) == expected
+        with app.app_context():
+            engine().dispose()
+            app.extensions["survey_db"]["report_sessionmaker"].kw["bind"].dispose()

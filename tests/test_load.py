@@ -64,7 +64,7 @@ def test_workers_starting_together_share_one_secret(tmp_path):
     code = "import sys; from survey import create_app; print(create_app().config['SECRET_KEY'])"
     env = loadgen.server_env("sqlite://", tmp_path)
     procs = [subprocess.Popen([sys.executable, "-c", code], env=env, cwd=loadgen.ROOT, stdout=subprocess.PIPE, text=True)
-             for _ in range(8)]
+             for _ in range(4)]
     secrets = {p.communicate(timeout=60)[0].strip() for p in procs}
     assert len(secrets) == 1 and len(secrets.pop()) > 40
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600

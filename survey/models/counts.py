@@ -13,7 +13,10 @@ from ..db import Base, BigId
 
 class AnswerCount(Base):
     __tablename__ = "answer_counts"
-    __table_args__ = (Index("ix_answer_counts_version_month", "version_id", "month"),)
+    # Covering, in the order reports read and group: a report scans one version's range of
+    # this index and sums flagged cells over their codes without sorting (survey.reports).
+    __table_args__ = (Index("ix_answer_counts_report", "version_id", "month", "unit_id", "field_id", "source",
+                            "item_key", "flag_reason", "code", "n"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     month: Mapped[date] = mapped_column(Date)  # first day of the month, Vietnam time (survey.counts.VN)

@@ -45,7 +45,8 @@ class Response(Base):
 
 class Answer(Base):
     __tablename__ = "answers"
-    __table_args__ = (Index("ix_answers_response_item", "response_id", "item_key"),)
+    # covering (code included): reports and the count refresh read answers by response without touching the table
+    __table_args__ = (Index("ix_answers_response_item_code", "response_id", "item_key", "code"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))

@@ -1,0 +1,158 @@
+"""The standard report and an ad-hoc breakdown read from SQLite at 100,000 and 1,000,000 responses.
+
+    python -m bench.bench_analysis_db [--sizes 100000 1000000] [--keep DIR]
+
+For each size: a fresh SQLite database (temp dir, or DIR/<size>.sqlite3 kept and reused with
+--keep) gets the demo province and that many responses from survey.demo.generate_responses
+(progress printed), the maintained counts are refreshed (time printed), then the standard
+report of sipas-2017 (every unit of the tree × every field × 5 elements × 22 criteria + the
+overall item, Wilson intervals, verdicts against the targets) is timed by year and by month,
+and at the largest size the ad-hoc breakdown by gender (raw answers). Each measurement runs in
+a fresh process, so its peak RSS (VmHWM; resource.getrusage elsewhere) is the measurement's
+own, Python and libraries included; it runs 3 times and the first (cold) and best are printed. Goals: report ≤ 2 s at 1M and ≤ 1.5× its 100k time,
+peak memory ≤ 1 GB, breakdown ≤ 10 s. Not part of the test suite.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GOALS = {"report_s": 2.0, "ratio": 1.5, "rss_mb": 1024, "breakdown_s": 10.0}
+
+
+def app_for(path: Path):
+    from survey import create_app
+
+    return create_app({"TESTING": True, "SECRET_KEY": "bench", "DATABASE_URL": f"sqlite:///{path}"})
+
+
+def build(path: Path, size: int) -> None:
+    """Schema, demo province, `size` responses, then the count refresh (both timed)."""
+    from questionnaires.loader import bundled_paths, load_file
+    from survey import catalog, counts, demo
+    from survey.db import Base, engine, get_session
+
+    app = app_for(path)
+    with app.app_context():
+        Base.metadata.create_all(engine())
+        session = get_session()
+        for definition in bundled_paths():
+            catalog.publish(session, load_file(definition))
+        demo.build_registry(session)
+        done, start, step = 0, time.perf_counter(), max(size // 10, 1)
+
+        def progress(n: int) -> None:
+            nonlocal done
+            done += n
+            if done % step < n or done == size:
+                print(f"    {done:>9,} / {size:,} responses  {time.perf_counter() - start:6.1f} s", flush=True)
+
+        demo.generate_responses(session, size, seed=2026, progress=progress)
+        session.commit()
+        print(f"  generated and committed {size:,} responses in {time.perf_counter() - start:.1f} s", flush=True)
+        start = time.perf_counter()
+        months = counts.refresh(session)
+        session.commit()
+        print(f"  count refresh: {months} months rebuilt in {time.perf_counter() - start:.1f} s", flush=True)
+        engine().dispose()
+
+
+def measure(path: Path, what: str) -> dict:
+    """One measurement, three runs, in this (fresh) process."""
+    from analysis import figures
+    from survey.db import get_session
+    from survey.reports import Selection, breakdown, standard_report
+
+    app = app_for(path)
+    times = []
+    with app.app_context():
+        session = get_session()
+        for _ in range(3):
+            start = time.perf_counter()
+            if what == "gender":
+                cells = breakdown(session, Selection("sipas-2017"), ["gender"])
+                result = figures.criterion_figures(cells, ["gender"])
+                shape = {"cells": len(cells), "figure_rows": len(result)}
+            else:
+                report = standard_report(session, Selection("sipas-2017", by=("unit", "field", "period"), period=what))
+                shape = {"figure_rows": len(report.figures), "verdict_rows": len(report.verdicts),
+                         "units": report.figures["unit"].nunique(), "fields": report.figures["field"].nunique()}
+            times.append(time.perf_counter() - start)
+            session.rollback()
+    return {"first_s": times[0], "best_s": min(times), "rss_mb": peak_rss_mb(), **shape}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. On Linux VmHWM, because getrusage's ru_maxrss survives fork and
+    exec, so a child started by a big parent would report the parent's size."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_measure(path: Path, what: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "bench.bench_analysis_db", "--measure", str(path), what],
+                         cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--keep", type=Path, help="keep the databases here and reuse them on the next run")
+    parser.add_argument("--measure", nargs=2, metavar=("DB", "WHAT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(Path(args.measure[0]), args.measure[1])))
+        return 0
+    from bench.common import machine
+
+    print(machine(), flush=True)
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="sipas-bench-analysis-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    results: dict[int, dict[str, dict]] = {}
+    for size in args.sizes:
+        path = folder / f"{size}.sqlite3"
+        print(f"\n{size:,} responses → {path}", flush=True)
+        if path.exists() and args.keep:
+            print("  (database kept from an earlier run)")
+        else:
+            build(path, size)
+        results[size] = {}
+        for what, label in (("Y", "standard report by unit × field × year"),
+                            ("M", "standard report by unit × field × month")):
+            r = results[size][what] = run_measure(path, what)
+            print(f"  {label}: first {r['first_s']:.2f} s, best {r['best_s']:.2f} s, peak RSS {r['rss_mb']:.0f} MB "
+                  f"({r['figure_rows']:,} figure rows, {r['verdict_rows']:,} verdicts, {r['units']} units, {r['fields']} fields)",
+                  flush=True)
+    largest = max(args.sizes)
+    g = run_measure(folder / f"{largest}.sqlite3", "gender")
+    print(f"\nad-hoc breakdown by gender over {largest:,} responses (raw answers): first {g['first_s']:.2f} s, "
+          f"best {g['best_s']:.2f} s, peak RSS {g['rss_mb']:.0f} MB (goal ≤ {GOALS['breakdown_s']:.0f} s)")
+    if len(args.sizes) > 1:
+        small = min(args.sizes)
+        for what, label in (("Y", "by year"), ("M", "by month")):
+            a, b = results[small][what]["best_s"], results[largest][what]["best_s"]
+            ok = b <= GOALS["report_s"] and b / a <= GOALS["ratio"]
+            print(f"report {label}: {a:.2f} s at {small:,} → {b:.2f} s at {largest:,}, ratio {b / a:.2f} "
+                  f"(goal ≤ {GOALS['report_s']:.0f} s and ≤ {GOALS['ratio']}×): {'met' if ok else 'NOT met'}")
+    peak = max(r["rss_mb"] for size in results.values() for r in size.values())
+    print(f"peak RSS of any report process: {peak:.0f} MB (goal ≤ {GOALS['rss_mb']} MB); "
+          f"of this process (building the databases): {peak_rss_mb():.0f} MB")
+    if not args.keep:
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
