@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -87,7 +87,7 @@ class Item:
     role: str | None = None
     verify: str | None = None
 
-    @property
+    @cached_property  # asked for every item of every submission
     def valid_codes(self) -> frozenset[int]:
         """Codes a stored answer may carry (empty for free text and numbers)."""
         if self.type == "satisfaction":
@@ -163,11 +163,11 @@ class Questionnaire:
             for i in self.criteria
         ]
 
-    @property
+    @cached_property
     def canonical_json(self) -> str:
         return json.dumps(self.definition, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
-    @property
+    @cached_property  # a cache key on the request path: compute once
     def checksum(self) -> str:
         return hashlib.sha256(self.canonical_json.encode()).hexdigest()
 
