@@ -16,8 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from survey import create_app, credentials, registry  # noqa: E402
-from survey.db import Base, engine, get_session  # noqa: E402
+from bench.common import registry_app  # noqa: E402
+from survey import credentials, registry  # noqa: E402
+from survey.db import get_session  # noqa: E402
 
 
 def run(client, key: str, n: int, prefix: str, query: str = "") -> str:
@@ -39,14 +40,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.sqlite3"
-        app = create_app({"TESTING": True, "SECRET_KEY": "bench", "DATABASE_URL": url,
-                          "PUBLIC_BASE_URL": "https://hailong.hungyen.gov.vn"})
-        app.instance_path = tmp
+        app = registry_app(tmp, url)
         with app.app_context():
-            Base.metadata.create_all(engine())
             session = get_session()
-            registry.load_fields(session)
-            registry.load_procedures(session)
             unit = registry.add_unit(session, "11953", "Phường Phố Hiến", "ward")
             _cred, key = credentials.issue(session, unit)
             session.commit()

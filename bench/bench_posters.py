@@ -17,8 +17,9 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from survey import create_app, posters, registry  # noqa: E402
-from survey.db import Base, engine, get_session  # noqa: E402
+from bench.common import registry_app  # noqa: E402
+from survey import posters, registry  # noqa: E402
+from survey.db import get_session  # noqa: E402
 from survey.models import Field, Unit  # noqa: E402
 
 
@@ -28,13 +29,9 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(posters.SIZES), default="a6")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"TESTING": True, "SECRET_KEY": "bench", "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
-                          "PUBLIC_BASE_URL": "https://hailong.hungyen.gov.vn"})
-        app.instance_path = tmp
+        app = registry_app(tmp)
         with app.app_context():
-            Base.metadata.create_all(engine())
             session = get_session()
-            registry.load_fields(session)
             field_rows = list(session.scalars(select(Field).order_by(Field.id).limit(3)))
             root = registry.add_unit(session, "33", "Tỉnh Hưng Yên", "province")
             per_unit = 10

@@ -40,3 +40,20 @@ def machine() -> str:
     load = os.getloadavg()
     return (f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"load average before the run {load[0]:.2f}")
+
+
+def registry_app(tmp: str, database_url: str | None = None):
+    """An app on a fresh schema with the bundled fields and procedures, for in-process benches."""
+    from survey import create_app, registry
+    from survey.db import Base, engine, get_session
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "bench", "PUBLIC_BASE_URL": "https://hailong.hungyen.gov.vn",
+                      "DATABASE_URL": database_url or f"sqlite:///{tmp}/bench.sqlite3"})
+    app.instance_path = tmp
+    with app.app_context():
+        Base.metadata.create_all(engine())
+        session = get_session()
+        registry.load_fields(session)
+        registry.load_procedures(session)
+        session.commit()
+    return app
