@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from questionnaires.loader import Questionnaire
@@ -78,7 +78,3 @@ def store(session: Session, sub: Submission) -> Response:
         session.execute(insert(Answer), [{"response_id": response.id, **row} for row in rows])
     session.add(IdempotencyKey(key=sub.idempotency_key, response_id=response.id))
     return response
-
-
-def count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Response)) or 0
