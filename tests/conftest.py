@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from functools import cache
@@ -83,7 +84,17 @@ class PostgresServer:
         return name
 
     def drop(self, name: str) -> None:
-        self.conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        """Drop a test database. FORCE ends our own leftover sessions, but an autovacuum worker
+        (a superuser process) may not be ended by a CREATEDB role: it finishes in moments, so
+        wait and retry rather than fail the test's teardown."""
+        for attempt in range(50):
+            try:
+                self.conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+                if attempt == 49:
+                    raise
+                time.sleep(0.2)
 
     def close(self) -> None:
         self.conn.close()
