@@ -27,6 +27,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         PUBLIC_BASE_URL=None,  # e.g. https://hailong.example.gov.vn; defaults to the request host
         DOSSIER_LINK_DAYS=30,
+        DOSSIER_QUESTIONNAIRE="counter-quick",  # what a receipt's QR opens
         QUESTIONNAIRE_DIR=str(ROOT / "questionnaires"),
     )
     if test_config is None:

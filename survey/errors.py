@@ -6,7 +6,7 @@ from typing import NoReturn
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
+from werkzeug.exceptions import HTTPException, default_exceptions
 
 from .i18n import N_, _
 
@@ -36,7 +36,7 @@ def init_app(app: Flask) -> None:
     def csrf_error(exc: CSRFError):
         return render_error(400, _("Phiên làm việc đã hết hạn hoặc không hợp lệ. Vui lòng tải lại phiếu và gửi lại."))
 
-    @app.errorhandler(HTTPException)
+    @app.errorhandler(HTTPException)  # also catches unexpected errors, which Flask wraps in a 500
     def http_error(exc: HTTPException):
         detail = exc.description if getattr(exc, "survey_detail", False) else None
         return render_error(exc.code or 500, detail)
@@ -45,10 +45,6 @@ def init_app(app: Flask) -> None:
     def database_down(exc: OperationalError):
         app.logger.error("database unavailable: %s", exc)
         return render_error(503)
-
-    @app.errorhandler(InternalServerError)
-    def internal_error(exc: InternalServerError):
-        return render_error(500)
 
 
 def abort_with(code: int, detail: str) -> NoReturn:

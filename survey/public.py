@@ -92,13 +92,14 @@ def serve_form(
                 duration_ms=_duration_ms(form.started.data), tags=tags,
             )
             sub.flags = submission_flags(questionnaire, sub.answers, sub.duration_ms, request.form.get(HONEYPOT))
-            response = store(session, sub)
-            if before_commit is not None:
-                before_commit(session, response)
             try:
+                response = store(session, sub)
+                if before_commit is not None:
+                    before_commit(session, response)
                 session.commit()
             except IntegrityError:
-                # A concurrent retry with the same submission id won the race: one response stored.
+                # This submission id is stored already (a double tap, a retry, a concurrent
+                # twin): one response, and the visitor sees the thank-you page.
                 session.rollback()
                 if not already_submitted(session, form.submission_id.data):
                     raise
@@ -178,7 +179,7 @@ def dossier_form(token: str):
         link = dossiers.open_link(session, token, current_app.config["DOSSIER_LINK_DAYS"])
     except dossiers.InvalidLink:
         abort_with(404, _("Mã QR hoặc đường dẫn này không hợp lệ. Vui lòng quét lại mã in trên giấy hẹn trả kết quả."))
-    key = current_app.config.get("DOSSIER_QUESTIONNAIRE", "counter-quick")
+    key = current_app.config["DOSSIER_QUESTIONNAIRE"]
     thanks_url = url_for("public.thanks", key=key)
     if link.used:
         if request.method == "POST" and already_submitted(session, request.form.get("submission_id", "")):

@@ -60,8 +60,8 @@ def answer_rows(questionnaire: Questionnaire, answers: dict[str, Any]) -> list[d
 def store(session: Session, sub: Submission) -> Response:
     """Add the response, its answers, flags and idempotency key to the session (caller commits).
 
-    The idempotency key's primary key makes a concurrent duplicate fail at commit; the
-    caller treats that IntegrityError as "already stored". Answers (about 30 per response)
+    The idempotency key's primary key makes a duplicate fail with IntegrityError (here, or
+    at commit for a concurrent twin); the caller treats that as "already stored". Answers (about 30 per response)
     go in as one executemany, not as ORM objects: this is the hot path of every submit.
     """
     response = Response(
@@ -77,4 +77,5 @@ def store(session: Session, sub: Submission) -> Response:
     if rows:
         session.execute(insert(Answer), [{"response_id": response.id, **row} for row in rows])
     session.add(IdempotencyKey(key=sub.idempotency_key, response_id=response.id))
+    session.flush()  # a duplicate submission id fails here, before any later work in the transaction
     return response

@@ -1,9 +1,13 @@
 """Abuse resistance at the counter: device cookie, repeat flags, bursts, hard limit, honeypot."""
 from __future__ import annotations
 
+from werkzeug.datastructures import MultiDict
+
 from survey import abuse
 from survey.db import get_session
-from tests.qrkit import place, responses, submit  # noqa: F401
+from tests.conftest import FormPage
+from tests.formdata import answers_for, post_body
+from tests.qrkit import QUICK, place, responses, submit  # noqa: F401
 
 
 def reasons(app) -> list[list[str]]:
@@ -94,3 +98,14 @@ def test_bad_device_cookie_is_replaced(app, client, place):
     client.set_cookie(abuse.DEVICE_COOKIE, "short")
     resp = client.get(f"/c/{place.single_code}")
     assert any(h.startswith(abuse.DEVICE_COOKIE + "=") and "short" not in h for h in resp.headers.getlist("Set-Cookie"))
+
+
+def test_double_tap_at_the_counter_stores_one_response(app, client, place):
+    """The same rendered form posted twice (a double tap, a network retry) goes through the
+    abuse checks twice; the second must land on the thank-you page, not fail."""
+    url = f"/c/{place.single_code}"
+    form = FormPage(client.get(url).get_data(as_text=True))
+    body = post_body(form.hidden, answers_for(QUICK))
+    first, second = client.post(url, data=MultiDict(body)), client.post(url, data=MultiDict(body))
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert len(responses(app)) == 1
