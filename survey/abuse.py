@@ -32,7 +32,8 @@ from werkzeug.wrappers import Response as HttpResponse
 from . import upsert
 from .errors import abort_with
 from .i18n import _
-from .models import RateCounter, Response, ResponseFlag
+from .models import RateCounter, Response
+from .responses import Stored
 
 DEFAULTS = {
     "DEVICE_REPEAT_MINUTES": 10,
@@ -87,7 +88,7 @@ def hit(session: Session, key: str, window_seconds: int, now: float | None = Non
     return int(session.execute(stmt).scalar_one())
 
 
-def check_submission(session: Session, response: Response, place: str) -> None:
+def check_submission(session: Session, response: Stored, place: str) -> None:
     """Within the submit transaction: refuse a device flooding one place (429); flag repeats
     from one device and bursts at one place. `place` is e.g. 'c12' (counter) or 'u3' (unit)."""
     if response.device_hash:
@@ -102,9 +103,7 @@ def check_submission(session: Session, response: Response, place: str) -> None:
                    Response.id != response.id)
         ) or 0
         if earlier:
-            response.flags.append(ResponseFlag(reason="device_repeat",
-                                               detail=f"{earlier} earlier from this device here within {minutes} min"))
+            response.flags.append(("device_repeat", f"{earlier} earlier from this device here within {minutes} min"))
     n = hit(session, f"p:{place}", setting("PLACE_BURST_SECONDS"))
     if n > setting("PLACE_BURST_LIMIT"):
-        response.flags.append(ResponseFlag(reason="burst",
-                                           detail=f"{n} answers here within {setting('PLACE_BURST_SECONDS') // 60} min"))
+        response.flags.append(("burst", f"{n} answers here within {setting('PLACE_BURST_SECONDS') // 60} min"))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlalchemy import func, select
@@ -14,6 +15,20 @@ from .models import QuestionnaireVersion
 
 class PublishError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Published:
+    """A published version as a request uses it: never changes once published (see publish)."""
+
+    id: int
+    key: str
+    version: int
+    questionnaire: Questionnaire
+
+    @classmethod
+    def of(cls, row: QuestionnaireVersion) -> Published:
+        return cls(row.id, row.key, row.version, definition(row))
 
 
 def publish(session: Session, questionnaire: Questionnaire) -> tuple[QuestionnaireVersion, str]:

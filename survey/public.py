@@ -15,21 +15,20 @@ from sqlalchemy.orm import Session
 
 from questionnaires.loader import Questionnaire
 
-from . import abuse, catalog, counters, dossiers
-from .db import get_session
+from . import abuse, catalog, counters, dossiers, submission
+from .db import get_session, group_commit
 from .errors import abort_with
-from .forms import HONEYPOT, BadSubmission, QuestionnaireForm, build_form
+from .forms import QuestionnaireForm, build_form
 from .i18n import _, get_locale
-from .models import QuestionnaireVersion, Response
 from .quality import submission_flags
-from .responses import Submission, Tags, already_submitted, store
+from .responses import Stored, Submission, Tags, add_flags, already_submitted, store
 
 bp = Blueprint("public", __name__)
 
 MAX_DURATION_MS = 24 * 3600 * 1000
 
 # Called inside the submit transaction, before commit (e.g. to spend a single-use dossier link).
-BeforeCommit = Callable[[Session, Response], None]
+BeforeCommit = Callable[[Session, Stored], None]
 
 
 @bp.get("/")
@@ -41,8 +40,8 @@ def index():
 
 @bp.route("/q/<key>", methods=["GET", "POST"])
 def questionnaire(key: str):
-    row = _version_for(get_session(), key)
-    return serve_form(row, Tags(channel="web"), thanks_url=url_for("public.thanks", key=key))
+    published = _version_for(get_session(), key)
+    return serve_form(published, Tags(channel="web"), thanks_url=url_for("public.thanks", key=key))
 
 
 @bp.get("/q/<key>/cam-on")
@@ -53,67 +52,57 @@ def thanks(key: str):
     return render_template("public/thanks.html", questionnaire=catalog.definition(row))
 
 
-def _version_for(session: Session, key: str) -> QuestionnaireVersion:
-    """The version the visitor answers: the one the form was rendered with (POST), else the latest."""
+def _version_for(session: Session, key: str) -> catalog.Published:
+    """The version the visitor answers: the one the form was rendered with (POST), else the latest.
+
+    A published (key, version) never changes, so a submit finds its version in this app's
+    memory instead of asking the database every time.
+    """
     posted = request.form.get("v") if request.method == "POST" else request.args.get("v")
-    if posted is not None:
-        row = catalog.get_version(session, key, int(posted)) if posted.isdigit() else None
-    else:
+    if posted is None:
         row = catalog.latest(session, key)
-    if row is None:
-        abort(404)
-    return row
+        if row is None:
+            abort(404)
+        return catalog.Published.of(row)
+    known = current_app.extensions.setdefault("published_versions", {})
+    found = known.get((key, posted))
+    if found is None:
+        row = catalog.get_version(session, key, int(posted)) if posted.isdigit() and len(posted) < 10 else None
+        if row is None:
+            abort(404)
+        found = known[(key, posted)] = catalog.Published.of(row)
+    return found
 
 
 def serve_form(
-    row: QuestionnaireVersion,
+    published: catalog.Published,
     tags: Tags,
     thanks_url: str,
     context: dict | None = None,
     before_commit: BeforeCommit | None = None,
 ):
     """Render the questionnaire (GET) or store one response and redirect (POST)."""
-    questionnaire = catalog.definition(row)
+    questionnaire = published.questionnaire
     lang = get_locale()
-    form_class = build_form(questionnaire, lang)
-    session = get_session()
     if request.method == "POST":
-        form: QuestionnaireForm = form_class()
         try:
-            form.check_post(request.form)
-        except BadSubmission as exc:
+            posted = submission.read(questionnaire, request.form, lang)
+        except submission.BadSubmission as exc:
             abort_with(400, str(exc))
-        # No "already stored?" query first: the idempotency key's unique index answers that
-        # at commit, for the rare retry, instead of costing a query on every submit.
-        if form.validate_on_submit():
-            sub = Submission(
-                version=row, questionnaire=questionnaire, answers=form.answers(),
-                idempotency_key=form.submission_id.data, language=lang,
-                duration_ms=_duration_ms(form.started.data), tags=tags,
-            )
-            sub.flags = submission_flags(questionnaire, sub.answers, sub.duration_ms, request.form.get(HONEYPOT))
-            try:
-                response = store(session, sub)
-                if before_commit is not None:
-                    before_commit(session, response)
-                session.commit()
-            except IntegrityError:
-                # This submission id is stored already (a double tap, a retry, a concurrent
-                # twin): one response, and the visitor sees the thank-you page.
-                session.rollback()
-                if not already_submitted(session, form.submission_id.data):
-                    raise
+        if not posted.errors:
+            _store(published, posted, tags, lang, before_commit)
             return redirect(thanks_url, code=303)
+        form = build_form(questionnaire, lang).shown_again(request.form, posted)
         status = 422
     else:
         # Only the hidden fields are rendered per request; the questions come pre-rendered.
         form = QuestionnaireForm()
         form.submission_id.data = secrets.token_urlsafe(24)
         form.started.data = str(int(time.time() * 1000))
-        form.v.data = str(row.version)
+        form.v.data = str(published.version)
         status = 200
     form.lang.data = lang
-    pristine = _pristine_items(questionnaire, lang, form_class) if status == 200 else None
+    pristine = _pristine_items(questionnaire, lang) if status == 200 else None
     page = render_template(
         "public/form.html", form=form, questionnaire=questionnaire, lang=lang, pristine_items=pristine,
         **(context or {}),
@@ -123,7 +112,34 @@ def serve_form(
     return resp
 
 
-def _pristine_items(questionnaire: Questionnaire, lang: str, form_class: type[QuestionnaireForm]) -> Markup:
+def _store(published: catalog.Published, posted: submission.Posted, tags: Tags, lang: str,
+           before_commit: BeforeCommit | None) -> None:
+    """One response, exactly once: the submission id's unique key answers a double tap, a
+    retry or a concurrent twin at insert or commit time (no "already stored?" query first).
+    Concurrent submits share a commit (db.GroupCommit); each is acknowledged after it."""
+    duration = _duration_ms(posted.started)
+    sub = Submission(
+        version_id=published.id, questionnaire=published.questionnaire, answers=posted.answers,
+        idempotency_key=posted.submission_id, language=lang, duration_ms=duration, tags=tags,
+        flags=submission_flags(published.questionnaire, posted.answers, duration, posted.honeypot),
+    )
+
+    def write(session: Session) -> None:
+        stored = store(session, sub)
+        if before_commit is not None:
+            before_commit(session, stored)
+        add_flags(session, stored)
+
+    try:
+        group_commit(write)
+    except IntegrityError:
+        session = get_session()
+        session.rollback()
+        if not already_submitted(session, posted.submission_id):
+            raise
+
+
+def _pristine_items(questionnaire: Questionnaire, lang: str) -> Markup:
     """The questions without answers or errors, rendered once per version and language.
 
     They are ~90% of the page and the same for every visitor; rendering 30 items through
@@ -132,7 +148,7 @@ def _pristine_items(questionnaire: Questionnaire, lang: str, form_class: type[Qu
     cache = current_app.extensions.setdefault("pristine_items", {})
     key = (questionnaire.checksum, lang)
     if key not in cache:
-        blank = form_class(formdata=None)
+        blank = build_form(questionnaire, lang)(formdata=None)
         cache[key] = Markup(render_template("public/_items.html", form=blank, questionnaire=questionnaire, lang=lang))
     return cache[key]
 
@@ -159,12 +175,12 @@ def counter_form(code: str):
             abort_with(400, _("Vui lòng chọn lĩnh vực trước khi gửi phiếu."))
         return render_template("public/pick_field.html", counter=counter, lang=lang, field_name=counters.field_name,
                                tag_lines=counters.tag_lines(counter.unit, lang, counter))
-    row = _version_for(session, counter.questionnaire_key)
+    published = _version_for(session, counter.questionnaire_key)
     device = abuse.Device.from_request()
     tags = Tags(channel="counter", unit_id=counter.unit_id, counter_id=counter.id,
                 field_id=field.id if field else None, device_hash=device.hash(f"c{counter.id}"))
     resp = serve_form(
-        row, tags, thanks_url=url_for("public.thanks", key=row.key),
+        published, tags, thanks_url=url_for("public.thanks", key=published.key),
         context={"tag_lines": counters.tag_lines(counter.unit, lang, counter, field)},
         before_commit=lambda s, response: abuse.check_submission(s, response, f"c{counter.id}"),
     )
@@ -187,19 +203,19 @@ def dossier_form(token: str):
         return _dossier_notice("used")
     if link.expired:
         return _dossier_notice("expired")
-    row = _version_for(session, key)
+    published = _version_for(session, key)
     lang = get_locale()
     device = abuse.Device.from_request()
     tags = Tags(channel="dossier", unit_id=link.unit.id, field_id=link.field.id if link.field else None,
                 procedure_id=link.procedure.id if link.procedure else None, device_hash=device.hash(f"u{link.unit.id}"))
 
-    def spend(s: Session, response: Response) -> None:
+    def spend(s: Session, response: Stored) -> None:
         dossiers.spend(s, link)
         abuse.check_submission(s, response, f"u{link.unit.id}")
 
     try:
         resp = serve_form(
-            row, tags, thanks_url=thanks_url, before_commit=spend,
+            published, tags, thanks_url=thanks_url, before_commit=spend,
             context={"tag_lines": counters.tag_lines(link.unit, lang, None, link.field, link.procedure, link.data.dossier_code)},
         )
     except dossiers.AlreadyUsed:

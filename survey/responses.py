@@ -4,12 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from questionnaires.loader import Questionnaire
 
-from .models import Answer, IdempotencyKey, QuestionnaireVersion, Response, ResponseFlag
+from .db import FastInsert
+from .models import Answer, IdempotencyKey, Response, ResponseFlag
+from .models._time import utcnow
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Tags:
 
 @dataclass
 class Submission:
-    version: QuestionnaireVersion
+    version_id: int
     questionnaire: Questionnaire
     answers: dict[str, Any]
     idempotency_key: str
@@ -57,25 +58,54 @@ def answer_rows(questionnaire: Questionnaire, answers: dict[str, Any]) -> list[d
     return rows
 
 
-def store(session: Session, sub: Submission) -> Response:
-    """Add the response, its answers, flags and idempotency key to the session (caller commits).
+@dataclass
+class Stored:
+    """A response written in the open transaction: what before-commit hooks may read, and
+    flags they may add (written by `add_flags`)."""
 
-    The idempotency key's primary key makes a duplicate fail with IntegrityError (here, or
-    at commit for a concurrent twin); the caller treats that as "already stored". Answers (about 30 per response)
-    go in as one executemany, not as ORM objects: this is the hot path of every submit.
+    id: int
+    device_hash: str | None
+    flags: list[tuple[str, str]]
+
+
+_RESPONSE = FastInsert(Response.__table__, ["version_id", "submitted_at", "duration_ms", "language", "channel", "source",
+                                             "unit_id", "counter_id", "field_id", "procedure_id", "device_hash"],
+                       returning="id")
+_KEY = FastInsert(IdempotencyKey.__table__, ["key", "response_id", "created_at"])
+_ANSWER = FastInsert(Answer.__table__, ["response_id", "item_key", "code", "text"])
+_FLAG = FastInsert(ResponseFlag.__table__, ["response_id", "reason", "detail", "created_at"])
+
+
+def store(session: Session, sub: Submission) -> Stored:
+    """Write the response, its idempotency key and its answers in the session's transaction
+    (the caller commits, after `add_flags`).
+
+    Three INSERTs compiled once (db.FastInsert), the answers as one executemany: this is the
+    hot path of every submit. The idempotency key's primary key makes a duplicate fail with
+    IntegrityError here, before the answers, or at commit for a concurrent twin; the caller
+    treats that as "already stored".
     """
-    response = Response(
-        version_id=sub.version.id, duration_ms=sub.duration_ms, language=sub.language,
-        channel=sub.tags.channel, source=sub.tags.source, unit_id=sub.tags.unit_id,
-        counter_id=sub.tags.counter_id, field_id=sub.tags.field_id, procedure_id=sub.tags.procedure_id,
-        device_hash=sub.tags.device_hash,
-    )
-    response.flags = [ResponseFlag(reason=r, detail=d) for r, d in sub.flags]
-    session.add(response)
-    session.flush()
+    conn = session.connection()
+    tags, now = sub.tags, utcnow()
+    response_id = _RESPONSE.one(conn, {
+        "version_id": sub.version_id, "submitted_at": now, "duration_ms": sub.duration_ms, "language": sub.language,
+        "channel": tags.channel, "source": tags.source, "unit_id": tags.unit_id, "counter_id": tags.counter_id,
+        "field_id": tags.field_id, "procedure_id": tags.procedure_id, "device_hash": tags.device_hash,
+    })
+    _KEY.one(conn, {"key": sub.idempotency_key, "response_id": response_id, "created_at": now})
     rows = answer_rows(sub.questionnaire, sub.answers)
     if rows:
-        session.execute(insert(Answer), [{"response_id": response.id, **row} for row in rows])
-    session.add(IdempotencyKey(key=sub.idempotency_key, response_id=response.id))
-    session.flush()  # a duplicate submission id fails here, before any later work in the transaction
-    return response
+        for row in rows:
+            row["response_id"] = response_id
+        _ANSWER.many(conn, rows)
+    return Stored(response_id, tags.device_hash, list(sub.flags))
+
+
+def add_flags(session: Session, stored: Stored) -> None:
+    """Write the flags the submission and the hooks decided (nothing is deleted, ever)."""
+    if stored.flags:
+        now = utcnow()
+        _FLAG.many(session.connection(), [
+            {"response_id": stored.id, "reason": reason, "detail": detail, "created_at": now}
+            for reason, detail in stored.flags
+        ])
