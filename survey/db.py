@@ -18,7 +18,7 @@ from operator import itemgetter
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, Table, create_engine, event, insert, inspect, text
@@ -120,7 +120,9 @@ def init_app(app: Flask) -> None:
         "engine": engine,
         "sessionmaker": sessionmaker(engine, expire_on_commit=False),
         "report_sessionmaker": sessionmaker(reports, expire_on_commit=False),
-        "group_commit": GroupCommit(lock=_write_lock(engine)),
+        "group_commits": {},  # write function → its GroupCommit
+        "group_commits_lock": threading.Lock(),
+        "write_lock": _write_lock(engine),
     }
     app.teardown_appcontext(close_session)
 
@@ -152,42 +154,42 @@ def close_session(_exc: BaseException | None = None) -> None:
             session.close()
 
 
-T = TypeVar("T")
-
-
 @dataclass(eq=False)
 class _Unit:
-    work: Callable[[Session], Any]
+    item: Any
     ready: threading.Event = field(default_factory=threading.Event)
     lead: bool = False  # woken to lead the next batch
-    alone: bool = False  # its batch failed: run again in its own transaction
+    alone: bool = False  # its batch failed: write it again in its own transaction
     result: Any = None
 
 
 class GroupCommit:
     """Concurrent writes of one process share one transaction and one commit (one fsync).
 
-    A unit of work is a function of a Session that writes and does not commit. The first
-    thread to arrive leads: it runs every unit waiting (at most `limit`) in its own session,
-    commits once, wakes the others with their results and hands the lead to the next thread
-    waiting, so nobody leads twice in a row. A batch of one costs no more than a plain commit;
-    under load the batches grow by themselves while the previous commit is being written.
+    `write(session, items)` writes a batch of items without committing and returns one
+    result per item. The first thread to arrive leads: it writes every item waiting (at most
+    `limit`) in its own session, commits once, wakes the others with their results and hands
+    the lead to the next thread waiting, so nobody leads twice in a row. A batch of one costs
+    no more than a plain commit; under load batches grow by themselves while the previous
+    commit is being written, and a batch is a few statements whatever its size.
 
-    If any unit of a batch raises, the batch is rolled back and every unit runs again alone,
-    in its own thread and transaction: a duplicate submission id, a dossier link used twice
-    or a 429 reaches only its own request, exactly as without batching, and nothing that was
-    acknowledged is ever rolled back (acknowledgement follows the commit).
+    If a batch raises, it is rolled back and every item is written again alone, in its own
+    thread and transaction: a duplicate submission id, a dossier link used twice or a 429
+    reaches only its own request, exactly as without batching. Nothing acknowledged is ever
+    rolled back: each caller returns only after the commit that holds its item.
     """
 
-    def __init__(self, limit: int = 64, lock: AbstractContextManager | None = None) -> None:
+    def __init__(self, write: Callable[[Session, list], list], limit: int = 64,
+                 lock: AbstractContextManager | None = None) -> None:
+        self.write = write
         self.limit = limit
         self.write_lock = lock or nullcontext()
         self._lock = threading.Lock()
         self._waiting: list[_Unit] = []
         self._leading = False
 
-    def run(self, session: Session, work: Callable[[Session], T]) -> T:
-        unit = _Unit(work)
+    def run(self, session: Session, item: Any) -> Any:
+        unit = _Unit(item)
         with self._lock:
             self._waiting.append(unit)
             unit.lead = not self._leading
@@ -197,8 +199,9 @@ class GroupCommit:
         if unit.lead:
             self._lead(session)
         if unit.alone:
-            result = work(session)
-            session.commit()
+            with self.write_lock:
+                result = self.write(session, [item])[0]
+                session.commit()
             return result
         return unit.result
 
@@ -207,14 +210,14 @@ class GroupCommit:
             batch, self._waiting = self._waiting[:self.limit], self._waiting[self.limit:]
         try:
             with self.write_lock:
-                results = [unit.work(session) for unit in batch]
+                results = self.write(session, [unit.item for unit in batch])
                 session.commit()
         except BaseException:
             session.rollback()
             for unit in batch:
                 unit.alone = True
         else:
-            for unit, result in zip(batch, results):
+            for unit, result in zip(batch, results, strict=True):
                 unit.result = result
         with self._lock:
             if self._waiting:
@@ -239,14 +242,23 @@ class MachineLock:
     def __init__(self, path: str) -> None:
         self.path = path
         self._fd: int | None = None
+        self._threads = threading.Lock()  # flock is per process: threads queue here first
 
     def __enter__(self) -> None:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self._threads.acquire()
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
 
     def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
 
 
 def _write_lock(engine: Engine) -> AbstractContextManager | None:
@@ -257,9 +269,33 @@ def _write_lock(engine: Engine) -> AbstractContextManager | None:
     return MachineLock(f"{database}.writelock")
 
 
-def group_commit(work: Callable[[Session], T]) -> T:
-    """Run `work` on the request's session and commit, batched with concurrent writes (GroupCommit)."""
-    return current_app.extensions["survey_db"]["group_commit"].run(get_session(), work)
+def group_commit(write: Callable[[Session, list], list], item: Any) -> Any:
+    """Write `item` with `write` on the request's session and commit, batched with the
+    concurrent writes of this process (GroupCommit); returns write's result for it."""
+    state = current_app.extensions["survey_db"]
+    group = state["group_commits"].get(write)
+    if group is None:
+        with state["group_commits_lock"]:
+            group = state["group_commits"].setdefault(write, GroupCommit(write, lock=state["write_lock"]))
+    return group.run(get_session(), item)
+
+
+def new_ids(conn: Connection, table: Table, n: int) -> list[int]:
+    """n fresh primary keys for `table`, in one statement, so a batch inserts with executemany.
+
+    PostgreSQL draws them from the column's sequence. SQLite has no sequence: the write lock
+    is taken first (BEGIN IMMEDIATE), so the largest id cannot change before the insert, and
+    ids continue from it as SQLite's own rowid choice would.
+    """
+    if conn.dialect.name == "postgresql":
+        return list(conn.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, %(n)s)", {"n": n}
+        ).scalars())
+    dbapi = conn.connection.dbapi_connection
+    if not dbapi.in_transaction:
+        dbapi.execute("BEGIN IMMEDIATE")
+    top = dbapi.execute(f"SELECT coalesce(max(id), 0) FROM {table.name}").fetchone()[0]
+    return list(range(top + 1, top + 1 + n))
 
 
 @dataclass(frozen=True)
@@ -282,17 +318,14 @@ class FastInsert:
     as SQLAlchemy stores them); columns with Python defaults must be given explicitly.
     """
 
-    def __init__(self, table: Table, columns: Sequence[str], returning: str | None = None) -> None:
-        self.table, self.columns, self.returning = table, tuple(columns), returning
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        self.table, self.columns = table, tuple(columns)
         self._compiled: dict[str, _CompiledInsert] = {}
 
     def _for(self, dialect: Dialect) -> _CompiledInsert:
         found = self._compiled.get(dialect.name)
         if found is None:
-            stmt = insert(self.table)
-            if self.returning and dialect.name != "sqlite":  # SQLite hands back lastrowid
-                stmt = stmt.returning(self.table.c[self.returning])
-            compiled = stmt.compile(dialect=dialect, column_keys=list(self.columns))
+            compiled = insert(self.table).compile(dialect=dialect, column_keys=list(self.columns))
             order = list(compiled.positiontup) if compiled.positional else None
             if order is not None and len(order) < 2:  # itemgetter of one name returns a value, not a tuple
                 raise ValueError("FastInsert needs at least two columns")
@@ -302,15 +335,8 @@ class FastInsert:
                 compiled.string, processors, itemgetter(*order) if order else None)
         return found
 
-    def one(self, conn: Connection, row: dict[str, Any]) -> Any:
-        """Insert one row; returns its `returning` column (the new id) if asked for."""
-        with self._cursor(conn) as (cursor, compiled):
-            cursor.execute(compiled.sql, compiled.params(row))
-            if self.returning:
-                return cursor.lastrowid if conn.dialect.name == "sqlite" else cursor.fetchone()[0]
-            return None
-
     def many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Insert the rows (dicts by column name) with one executemany."""
         with self._cursor(conn) as (cursor, compiled):
             cursor.executemany(compiled.sql, [compiled.params(row) for row in rows])
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Callable
-
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
@@ -21,14 +19,11 @@ from .errors import abort_with
 from .forms import QuestionnaireForm, build_form
 from .i18n import _, get_locale
 from .quality import submission_flags
-from .responses import Stored, Submission, Tags, add_flags, already_submitted, store
+from .responses import BeforeCommit, Pending, Stored, Submission, Tags, already_submitted, store
 
 bp = Blueprint("public", __name__)
 
 MAX_DURATION_MS = 24 * 3600 * 1000
-
-# Called inside the submit transaction, before commit (e.g. to spend a single-use dossier link).
-BeforeCommit = Callable[[Session, Stored], None]
 
 
 @bp.get("/")
@@ -124,14 +119,8 @@ def _store(published: catalog.Published, posted: submission.Posted, tags: Tags, 
         flags=submission_flags(published.questionnaire, posted.answers, duration, posted.honeypot),
     )
 
-    def write(session: Session) -> None:
-        stored = store(session, sub)
-        if before_commit is not None:
-            before_commit(session, stored)
-        add_flags(session, stored)
-
     try:
-        group_commit(write)
+        group_commit(store, Pending(sub, before_commit))
     except IntegrityError:
         session = get_session()
         session.rollback()

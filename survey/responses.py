@@ -1,6 +1,7 @@
 """The write path: one validated submission becomes one stored response, exactly once."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -8,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from questionnaires.loader import Questionnaire
 
-from .db import FastInsert
+from .db import FastInsert, new_ids
 from .models import Answer, IdempotencyKey, Response, ResponseFlag
 from .models._time import utcnow
 
@@ -61,51 +62,61 @@ def answer_rows(questionnaire: Questionnaire, answers: dict[str, Any]) -> list[d
 @dataclass
 class Stored:
     """A response written in the open transaction: what before-commit hooks may read, and
-    flags they may add (written by `add_flags`)."""
+    flags they may add (written after the hooks)."""
 
     id: int
     device_hash: str | None
     flags: list[tuple[str, str]]
 
 
-_RESPONSE = FastInsert(Response.__table__, ["version_id", "submitted_at", "duration_ms", "language", "channel", "source",
-                                             "unit_id", "counter_id", "field_id", "procedure_id", "device_hash"],
-                       returning="id")
+BeforeCommit = Callable[[Session, Stored], None]
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A submission on its way to the database, with what to check inside the transaction
+    (e.g. spend a single-use dossier link, count a device's answers)."""
+
+    submission: Submission
+    before_commit: BeforeCommit | None = None
+
+
+_RESPONSE = FastInsert(Response.__table__, ["id", "version_id", "submitted_at", "duration_ms", "language", "channel",
+                                             "source", "unit_id", "counter_id", "field_id", "procedure_id", "device_hash"])
 _KEY = FastInsert(IdempotencyKey.__table__, ["key", "response_id", "created_at"])
 _ANSWER = FastInsert(Answer.__table__, ["response_id", "item_key", "code", "text"])
 _FLAG = FastInsert(ResponseFlag.__table__, ["response_id", "reason", "detail", "created_at"])
 
 
-def store(session: Session, sub: Submission) -> Stored:
-    """Write the response, its idempotency key and its answers in the session's transaction
-    (the caller commits, after `add_flags`).
+def store(session: Session, batch: list[Pending]) -> list[Stored]:
+    """Write a batch of submissions in the session's transaction (the caller commits).
 
-    Three INSERTs compiled once (db.FastInsert), the answers as one executemany: this is the
-    hot path of every submit. The idempotency key's primary key makes a duplicate fail with
-    IntegrityError here, before the answers, or at commit for a concurrent twin; the caller
-    treats that as "already stored".
+    This is the hot path of every submit (see db.GroupCommit, which hands it the submits
+    waiting for a commit): one statement per table, whatever the batch size, through
+    db.FastInsert. The idempotency keys go in before the answers: a duplicate submission id
+    fails there with IntegrityError (or at commit for a concurrent twin), which the caller
+    treats as "already stored". Hooks run once every row is in; their flags are written last.
     """
     conn = session.connection()
-    tags, now = sub.tags, utcnow()
-    response_id = _RESPONSE.one(conn, {
-        "version_id": sub.version_id, "submitted_at": now, "duration_ms": sub.duration_ms, "language": sub.language,
-        "channel": tags.channel, "source": tags.source, "unit_id": tags.unit_id, "counter_id": tags.counter_id,
-        "field_id": tags.field_id, "procedure_id": tags.procedure_id, "device_hash": tags.device_hash,
-    })
-    _KEY.one(conn, {"key": sub.idempotency_key, "response_id": response_id, "created_at": now})
-    rows = answer_rows(sub.questionnaire, sub.answers)
+    now = utcnow()
+    ids = new_ids(conn, Response.__table__, len(batch))
+    subs = [p.submission for p in batch]
+    _RESPONSE.many(conn, [{
+        "id": rid, "version_id": sub.version_id, "submitted_at": now, "duration_ms": sub.duration_ms,
+        "language": sub.language, "channel": sub.tags.channel, "source": sub.tags.source, "unit_id": sub.tags.unit_id,
+        "counter_id": sub.tags.counter_id, "field_id": sub.tags.field_id, "procedure_id": sub.tags.procedure_id,
+        "device_hash": sub.tags.device_hash,
+    } for rid, sub in zip(ids, subs)])
+    _KEY.many(conn, [{"key": sub.idempotency_key, "response_id": rid, "created_at": now} for rid, sub in zip(ids, subs)])
+    rows = [{"response_id": rid, **row} for rid, sub in zip(ids, subs) for row in answer_rows(sub.questionnaire, sub.answers)]
     if rows:
-        for row in rows:
-            row["response_id"] = response_id
         _ANSWER.many(conn, rows)
-    return Stored(response_id, tags.device_hash, list(sub.flags))
-
-
-def add_flags(session: Session, stored: Stored) -> None:
-    """Write the flags the submission and the hooks decided (nothing is deleted, ever)."""
-    if stored.flags:
-        now = utcnow()
-        _FLAG.many(session.connection(), [
-            {"response_id": stored.id, "reason": reason, "detail": detail, "created_at": now}
-            for reason, detail in stored.flags
-        ])
+    stored = [Stored(rid, sub.tags.device_hash, list(sub.flags)) for rid, sub in zip(ids, subs)]
+    for pending, written in zip(batch, stored):
+        if pending.before_commit is not None:
+            pending.before_commit(session, written)
+    flags = [{"response_id": s.id, "reason": reason, "detail": detail, "created_at": now}
+             for s in stored for reason, detail in s.flags]
+    if flags:
+        _FLAG.many(conn, flags)
+    return stored

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from survey.db import FastInsert, GroupCommit, get_session
+from survey.db import FastInsert, GroupCommit, get_session, new_ids
 from survey.models import Answer, IdempotencyKey, QuestionnaireVersion, Response, ResponseFlag
 from tests.conftest import FormPage, bundled_questionnaires
 from tests.formdata import answers_for, post_body
@@ -48,17 +48,17 @@ class FakeSession:
         self.pending = []
 
 
-def run_all(group: GroupCommit, sessions: dict[str, FakeSession], works: dict[str, object]) -> dict[str, object]:
+def run_all(group: GroupCommit, sessions: dict[str, FakeSession]) -> dict[str, object]:
     """Each name in its own thread, in dict order; returns each result or exception."""
     out: dict[str, object] = {}
 
     def one(name: str) -> None:
         try:
-            out[name] = group.run(sessions[name], works[name])
+            out[name] = group.run(sessions[name], name)
         except Exception as exc:  # noqa: BLE001 - handed to the test
             out[name] = exc
 
-    threads = {name: threading.Thread(target=one, args=(name,)) for name in works}
+    threads = {name: threading.Thread(target=one, args=(name,)) for name in sessions}
     first, *rest = threads
     threads[first].start()
     assert sessions[first].first_commit_started.wait(10)
@@ -74,20 +74,22 @@ def run_all(group: GroupCommit, sessions: dict[str, FakeSession], works: dict[st
     return out
 
 
-def writer(name: str, fail: bool = False):
-    def work(session: FakeSession) -> str:
-        session.write(name)
-        if fail:
-            raise IntegrityError("INSERT", {}, Exception(f"{name} is a duplicate"))
-        return f"stored {name}"
-    return work
+def writer(failing: str = ""):
+    """A batch writer that writes names in order and fails on the ones in `failing`."""
+    def write(session: FakeSession, names: list[str]) -> list[str]:
+        for name in names:
+            session.write(name)
+            if name in failing:
+                raise IntegrityError("INSERT", {}, Exception(f"{name} is a duplicate"))
+        return [f"stored {name}" for name in names]
+    return write
 
 
 def test_writes_queued_behind_a_commit_share_the_next_one():
-    group = GroupCommit()
+    group = GroupCommit(writer())
     leader = FakeSession(hold=True)
     sessions = {"a": leader, **{n: FakeSession() for n in "bcde"}}
-    out = run_all(group, sessions, {n: writer(n) for n in "abcde"})
+    out = run_all(group, sessions)
     assert out == {n: f"stored {n}" for n in "abcde"}
     # a committed alone (nobody was waiting); b led the next batch, in its own session
     assert leader.log == [("commit", ["a"])]
@@ -97,15 +99,14 @@ def test_writes_queued_behind_a_commit_share_the_next_one():
 
 
 def test_a_failing_write_reaches_only_its_own_request():
-    group = GroupCommit()
+    group = GroupCommit(writer(failing="c"))
     sessions = {"a": FakeSession(hold=True), **{n: FakeSession() for n in "bcd"}}
-    works = {"a": writer("a"), "b": writer("b"), "c": writer("c", fail=True), "d": writer("d")}
-    out = run_all(group, sessions, works)
+    out = run_all(group, sessions)
     assert out["b"] == "stored b" and out["d"] == "stored d" and out["a"] == "stored a"
     assert isinstance(out["c"], IntegrityError) and "c is a duplicate" in str(out["c"])
     batch_leader = next(n for n in "bcd" if sessions[n].log and sessions[n].log[0][0] == "rollback")
-    # the batch stopped at c and was rolled back as a whole; then each write of the batch
-    # (d included, though it never ran in it) ran again alone, in its own session
+    # the batch stopped at c and was rolled back as a whole; then each item of the batch
+    # (d included, never reached in it) was written again alone, in its own session
     assert batch_leader == "b" and sessions["b"].log[0] == ("rollback", ["b", "c"])
     for name in "bd":
         assert ("commit", [name]) in sessions[name].log
@@ -113,9 +114,9 @@ def test_a_failing_write_reaches_only_its_own_request():
 
 
 def test_a_batch_never_exceeds_its_limit():
-    group = GroupCommit(limit=2)
+    group = GroupCommit(writer(), limit=2)
     sessions = {"a": FakeSession(hold=True), **{n: FakeSession() for n in "bcde"}}
-    run_all(group, sessions, {n: writer(n) for n in "abcde"})
+    run_all(group, sessions)
     batches = [names for s in sessions.values() for kind, names in s.log if kind == "commit"]
     assert sorted(n for b in batches for n in b) == list("abcde")
     assert max(len(b) for b in batches) <= 2
@@ -125,8 +126,8 @@ def test_fast_insert_stores_exactly_what_the_orm_stores(app):
     """Same values through the ORM and through FastInsert: byte-identical rows, and timestamps
     that read back as the same aware UTC instant (SQLite stores them as text)."""
     when = datetime(2026, 11, 21, 1, 2, 3, 456789, tzinfo=UTC)
-    insert_response = FastInsert(Response.__table__, ["version_id", "submitted_at", "channel", "source", "language",
-                                                       "duration_ms"], returning="id")
+    insert_response = FastInsert(Response.__table__, ["id", "version_id", "submitted_at", "channel", "source",
+                                                       "language", "duration_ms"])
     with app.app_context():
         session = get_session()
         version_id = session.scalar(select(QuestionnaireVersion.id).limit(1))
@@ -134,9 +135,10 @@ def test_fast_insert_stores_exactly_what_the_orm_stores(app):
                        duration_ms=1234)
         session.add(orm)
         session.flush()
-        fast_id = insert_response.one(session.connection(), {
-            "version_id": version_id, "submitted_at": when, "channel": "web", "source": "feedback", "language": "vi",
-            "duration_ms": 1234})
+        fast_id, = new_ids(session.connection(), Response.__table__, 1)
+        insert_response.many(session.connection(), [{
+            "id": fast_id, "version_id": version_id, "submitted_at": when, "channel": "web", "source": "feedback",
+            "language": "vi", "duration_ms": 1234}])
         session.commit()
         assert fast_id != orm.id
         raw = session.execute(text("SELECT version_id, submitted_at, channel, source, language, duration_ms "
@@ -156,9 +158,9 @@ def test_fast_insert_raises_sqlalchemy_errors(app):
         session.add(response)
         session.flush()
         row = {"key": "k" * 32, "response_id": response.id, "created_at": datetime.now(UTC)}
-        insert_key.one(session.connection(), dict(row))
+        insert_key.many(session.connection(), [dict(row)])
         with pytest.raises(IntegrityError):
-            insert_key.one(session.connection(), dict(row))
+            insert_key.many(session.connection(), [dict(row)])
         session.rollback()
 
 
@@ -212,3 +214,40 @@ def test_many_concurrent_submits_are_each_stored_once(app):
         speeders = session.scalar(select(func.count(func.distinct(ResponseFlag.response_id)))
                                   .where(ResponseFlag.reason == "speeder"))
         assert speeders == len(ids)
+
+
+def test_a_batch_is_written_whole_with_each_hook_and_flag_on_its_own_response(app):
+    """store() with three submissions at once (as GroupCommit hands them over): each gets its
+    own id, key, answers and flags; a hook sees its own response only."""
+    from survey import catalog
+    from survey.responses import Pending, Submission, Tags, store
+
+    with app.app_context():
+        session = get_session()
+        published = catalog.Published.of(catalog.latest(session, "sipas-2017"))
+        earlier = Response(version_id=published.id, channel="paper")  # ids continue after rows written elsewhere
+        session.add(earlier)
+        session.commit()
+        seen: list[int] = []
+
+        def hook(_session, stored) -> None:
+            seen.append(stored.id)
+            stored.flags.append(("burst", "hook saw this response"))
+
+        subs = [Submission(version_id=published.id, questionnaire=SIPAS, answers=answers_for(SIPAS, choose=c),
+                           idempotency_key=f"{c}" * 32, tags=Tags(channel="counter", device_hash=f"d{c}"),
+                           flags=[("speeder", "fast")] if c == 2 else [])
+                for c in (1, 2, 3)]
+        stored = store(session, [Pending(subs[0]), Pending(subs[1], hook), Pending(subs[2])])
+        session.commit()
+        ids = [s.id for s in stored]
+        assert len(set(ids)) == 3 and min(ids) > earlier.id and seen == [ids[1]]
+        flags = session.execute(select(ResponseFlag.response_id, ResponseFlag.reason).order_by(ResponseFlag.reason)).all()
+        assert flags == [(ids[1], "burst"), (ids[1], "speeder")]
+        keys = dict(session.execute(select(IdempotencyKey.key, IdempotencyKey.response_id)).all())
+        assert keys == {"1" * 32: ids[0], "2" * 32: ids[1], "3" * 32: ids[2]}
+        for sub, rid in zip(subs, ids):
+            codes = dict(session.execute(select(Answer.item_key, Answer.code).where(Answer.response_id == rid,
+                                                                                     Answer.item_key == "overall")).all())
+            assert codes == {"overall": sub.answers["overall"]}
+            assert session.get(Response, rid).device_hash == sub.tags.device_hash
