@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import time
+
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
@@ -14,12 +15,13 @@ from sqlalchemy.orm import Session
 from questionnaires.loader import Questionnaire
 
 from . import abuse, catalog, counters, dossiers, submission
-from .db import get_session, group_commit
+from .db import get_session
 from .errors import abort_with
 from .forms import QuestionnaireForm, build_form
 from .i18n import _, get_locale
 from .quality import submission_flags
 from .responses import BeforeCommit, Pending, Stored, Submission, Tags, already_submitted, store
+from .writes import group_commit
 
 bp = Blueprint("public", __name__)
 

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from questionnaires.loader import Questionnaire
 
-from .db import FastInsert, new_ids
 from .models import Answer, IdempotencyKey, Response, ResponseFlag
 from .models._time import utcnow
+from .writes import FastInsert, new_ids
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from survey.db import FastInsert, GroupCommit, get_session, new_ids
+from survey.db import get_session
 from survey.models import Answer, IdempotencyKey, QuestionnaireVersion, Response, ResponseFlag
+from survey.writes import FastInsert, GroupCommit, new_ids
 from tests.conftest import FormPage, bundled_questionnaires
 from tests.formdata import answers_for, post_body
 
