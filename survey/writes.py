@@ -13,14 +13,14 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Dialect, Table, insert
+from sqlalchemy import Dialect, Table
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -177,58 +177,58 @@ def new_ids(conn: Connection, table: Table, n: int) -> list[int]:
     return list(range(top + 1, top + 1 + n))
 
 
-@dataclass(frozen=True)
-class _CompiledInsert:
-    sql: str
-    processors: dict[str, Callable[[Any], Any]]  # column → the type's bind processor
-    positional: Callable[[dict], tuple] | None  # for qmark drivers (SQLite); psycopg takes the dict
-
-    def params(self, row: dict[str, Any]) -> tuple | dict:
-        if self.processors:
-            row = {k: (self.processors[k](v) if k in self.processors else v) for k, v in row.items()}
-        return self.positional(row) if self.positional else row
-
-
 class FastInsert:
-    """An INSERT compiled once per dialect and run straight on the DBAPI cursor.
+    """A multi-row INSERT built once per dialect and run straight on the DBAPI cursor.
 
-    For the submit path only, where SQLAlchemy's per-statement work cost as much as the
-    database's. Values go through the columns' own types (UTC timestamps are stored exactly
-    as SQLAlchemy stores them); columns with Python defaults must be given explicitly.
+    For the submit path only. One statement per table, whatever the batch: the sqlite3
+    module releases the GIL for every row it steps, and under load each release costs a wait
+    of up to Python's switch interval to get it back, while this thread holds the database's
+    write lock. A multi-row VALUES list is one step (at most MAX_PARAMS values a statement).
+    Values go through the columns' own types, so UTC timestamps are stored exactly as
+    SQLAlchemy stores them; columns with Python defaults must be given explicitly.
     """
+
+    MAX_PARAMS = 2000  # well under SQLite's (32,766) and PostgreSQL's (65,535) limits
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
         self.table, self.columns = table, tuple(columns)
-        self._compiled: dict[str, _CompiledInsert] = {}
+        self._values = itemgetter(*self.columns)
+        self._dialects: dict[str, tuple[str, str, dict[str, Callable[[Any], Any]]]] = {}
 
-    def _for(self, dialect: Dialect) -> _CompiledInsert:
-        found = self._compiled.get(dialect.name)
+    def _for(self, dialect: Dialect) -> tuple[str, str, dict[str, Callable[[Any], Any]]]:
+        """(INSERT … VALUES, one row's placeholders, column → the type's bind processor)."""
+        found = self._dialects.get(dialect.name)
         if found is None:
-            compiled = insert(self.table).compile(dialect=dialect, column_keys=list(self.columns))
-            order = list(compiled.positiontup) if compiled.positional else None
-            if order is not None and len(order) < 2:  # itemgetter of one name returns a value, not a tuple
-                raise ValueError("FastInsert needs at least two columns")
+            quote = dialect.identifier_preparer
+            mark = "?" if dialect.paramstyle == "qmark" else "%s"
+            head = (f"INSERT INTO {quote.format_table(self.table)} "
+                    f"({', '.join(quote.quote(c) for c in self.columns)}) VALUES ")
             processors = {name: proc for name in self.columns
                           if (proc := self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect))}
-            found = self._compiled[dialect.name] = _CompiledInsert(
-                compiled.string, processors, itemgetter(*order) if order else None)
+            found = self._dialects[dialect.name] = (head, f"({', '.join([mark] * len(self.columns))})", processors)
         return found
 
     def many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Insert the rows (dicts by column name) with one executemany."""
-        with self._cursor(conn) as (cursor, compiled):
-            cursor.executemany(compiled.sql, [compiled.params(row) for row in rows])
-
-    @contextmanager
-    def _cursor(self, conn: Connection) -> Iterator[tuple[Any, _CompiledInsert]]:
-        """A DBAPI cursor in the connection's transaction; driver errors are raised as
-        SQLAlchemy's (IntegrityError …), like every other statement's."""
-        compiled = self._for(conn.dialect)
-        cursor = conn.connection.cursor()
+        """Insert the rows (dicts by column name) in as few statements as the limits allow."""
+        if not rows:
+            return
+        head, placeholders, processors = self._for(conn.dialect)
+        values = [self._values(row) if len(self.columns) > 1 else (self._values(row),) for row in rows]
+        if processors:
+            index = [(self.columns.index(name), proc) for name, proc in processors.items()]
+            values = [list(v) for v in values]
+            for v in values:
+                for i, proc in index:
+                    v[i] = proc(v[i])
+        per_statement = max(1, self.MAX_PARAMS // len(self.columns))
         dbapi_error = conn.dialect.loaded_dbapi.Error
+        cursor = conn.connection.cursor()
         try:
-            yield cursor, compiled
+            for start in range(0, len(values), per_statement):
+                chunk = values[start:start + per_statement]
+                sql = head + ", ".join([placeholders] * len(chunk))
+                cursor.execute(sql, [x for v in chunk for x in v])
         except dbapi_error as exc:
-            raise DBAPIError.instance(compiled.sql, None, exc, dbapi_error, dialect=conn.dialect) from exc
+            raise DBAPIError.instance(head, None, exc, dbapi_error, dialect=conn.dialect) from exc
         finally:
             cursor.close()

@@ -252,3 +252,19 @@ def test_a_batch_is_written_whole_with_each_hook_and_flag_on_its_own_response(ap
                                                                                      Answer.item_key == "overall")).all())
             assert codes == {"overall": sub.answers["overall"]}
             assert session.get(Response, rid).device_hash == sub.tags.device_hash
+
+
+def test_fast_insert_splits_rows_over_statements_within_the_parameter_limit(app):
+    insert_answer = FastInsert(Answer.__table__, ["response_id", "item_key", "code", "text"])
+    insert_answer.MAX_PARAMS = 8  # two rows of four columns per statement
+    with app.app_context():
+        session = get_session()
+        response = Response(version_id=session.scalar(select(QuestionnaireVersion.id).limit(1)), channel="web")
+        session.add(response)
+        session.flush()
+        rows = [{"response_id": response.id, "item_key": f"q{i}", "code": i, "text": "it's “quoted”" if i == 3 else None}
+                for i in range(5)]
+        insert_answer.many(session.connection(), rows)
+        session.commit()
+        stored = session.execute(select(Answer.item_key, Answer.code, Answer.text).order_by(Answer.code)).all()
+        assert stored == [(r["item_key"], r["code"], r["text"]) for r in rows]
