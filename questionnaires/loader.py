@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 import yaml
@@ -141,10 +141,9 @@ class Questionnaire:
     estimated_minutes: int | None = None
     definition: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
-    @property
-    def items(self) -> Iterator[Item]:
-        for section in self.sections:
-            yield from section.items
+    @cached_property  # walked by every submit: built once
+    def items(self) -> tuple[Item, ...]:
+        return tuple(item for section in self.sections for item in section.items)
 
     def item(self, key: str) -> Item:
         for item in self.items:
@@ -152,10 +151,10 @@ class Questionnaire:
                 return item
         raise KeyError(key)
 
-    @property
-    def criteria(self) -> list[Item]:
+    @cached_property
+    def criteria(self) -> tuple[Item, ...]:
         """Satisfaction items of element sections: the inputs of the index."""
-        return [i for s in self.sections if s.element for i in s.items if i.type == "satisfaction"]
+        return tuple(i for s in self.sections if s.element for i in s.items if i.type == "satisfaction")
 
     def structure(self) -> list[dict[str, Any]]:
         """item → element table (rows of plain dicts) for the analysis package."""

@@ -43,20 +43,26 @@ def already_submitted(session: Session, key: str) -> bool:
     return session.get(IdempotencyKey, key) is not None
 
 
-def answer_rows(questionnaire: Questionnaire, answers: dict[str, Any]) -> list[dict[str, Any]]:
-    """Raw codes: one row per answered item, one per chosen option of a multiple-choice item."""
-    rows: list[dict[str, Any]] = []
+def answer_values(questionnaire: Questionnaire, answers: dict[str, Any]) -> list[tuple[str, int | None, str | None]]:
+    """Raw codes as (item_key, code, text): one per answered item, one per chosen option of a
+    multiple-choice item."""
+    values: list[tuple[str, int | None, str | None]] = []
     for item in questionnaire.items:
         value = answers.get(item.key)
         if value is None or value == []:
             continue
         if item.type == "multiple":
-            rows.extend({"item_key": item.key, "code": int(code), "text": None} for code in sorted(set(value)))
+            values.extend((item.key, int(code), None) for code in sorted(set(value)))
         elif item.type in ("text", "textarea"):
-            rows.append({"item_key": item.key, "code": None, "text": str(value)})
+            values.append((item.key, None, str(value)))
         else:
-            rows.append({"item_key": item.key, "code": int(value), "text": None})
-    return rows
+            values.append((item.key, int(value), None))
+    return values
+
+
+def answer_rows(questionnaire: Questionnaire, answers: dict[str, Any]) -> list[dict[str, Any]]:
+    """answer_values as dicts by column name."""
+    return [{"item_key": k, "code": c, "text": t} for k, c, t in answer_values(questionnaire, answers)]
 
 
 @dataclass
@@ -108,9 +114,8 @@ def store(session: Session, batch: list[Pending]) -> list[Stored]:
         "device_hash": sub.tags.device_hash,
     } for rid, sub in zip(ids, subs)])
     _KEY.many(conn, [{"key": sub.idempotency_key, "response_id": rid, "created_at": now} for rid, sub in zip(ids, subs)])
-    rows = [{"response_id": rid, **row} for rid, sub in zip(ids, subs) for row in answer_rows(sub.questionnaire, sub.answers)]
-    if rows:
-        _ANSWER.many(conn, rows)
+    _ANSWER.many_values(conn, [(rid, *value) for rid, sub in zip(ids, subs)
+                               for value in answer_values(sub.questionnaire, sub.answers)])
     stored = [Stored(rid, sub.tags.device_hash, list(sub.flags)) for rid, sub in zip(ids, subs)]
     for pending, written in zip(batch, stored):
         if pending.before_commit is not None:

@@ -210,10 +210,16 @@ class FastInsert:
 
     def many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Insert the rows (dicts by column name) in as few statements as the limits allow."""
-        if not rows:
+        if len(self.columns) == 1:
+            self.many_values(conn, [(self._values(row),) for row in rows])
+        else:
+            self.many_values(conn, [self._values(row) for row in rows])
+
+    def many_values(self, conn: Connection, values: list[Sequence[Any]]) -> None:
+        """Insert rows given as value tuples in column order."""
+        if not values:
             return
         head, placeholders, processors = self._for(conn.dialect)
-        values = [self._values(row) if len(self.columns) > 1 else (self._values(row),) for row in rows]
         if processors:
             index = [(self.columns.index(name), proc) for name, proc in processors.items()]
             values = [list(v) for v in values]
