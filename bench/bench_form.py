@@ -16,6 +16,7 @@ endpoint's rate; the page with CSS and JS ≤ 40 KB; no third-party request.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import statistics
@@ -82,6 +83,18 @@ def wrk(url: str, seconds: int, connections: int, *options: str, script_args: tu
         "wrapped": int(wrapped.group(1)) if wrapped else 0,
         "raw": out,
     }
+
+
+def server_cpu(server: loadgen.Server) -> float:
+    """CPU seconds (user + system) used so far by the server's master and workers (Linux)."""
+    total = 0.0
+    for pid in server.worker_pids() | {server.proc.pid}:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def prefetch(port: int, n: int, path: Path, threads: int = 8) -> None:
@@ -190,17 +203,22 @@ def main() -> int:
             engine = make_engine(url)
             rounds = []
             for r in range(args.rounds):
+                cpu = server_cpu(bare)
                 bare_r = wrk(f"{bare.base}/", args.seconds, args.connections)
+                bare_r["cpu_ms"] = (server_cpu(bare) - cpu) / bare_r["requests"] * 1000
                 chunk = Path(tmp) / f"forms{r}.tsv"
                 chunk.write_text("\n".join(lines[r * per_round:(r + 1) * per_round]) + "\n")
                 with engine.connect() as conn:
                     before = conn.execute(text("SELECT count(*) FROM responses")).scalar_one()
+                cpu = server_cpu(app)
                 post_r = wrk(form_url, args.seconds, args.connections, "-s", str(script), script_args=(str(chunk), "2"))
+                post_r["cpu_ms"] = (server_cpu(app) - cpu) / max(post_r["requests"], 1) * 1000
                 with engine.connect() as conn:
                     stored = conn.execute(text("SELECT count(*) FROM responses")).scalar_one() - before
                 rounds.append((bare_r, post_r, stored))
-                print(f"  round {r + 1}: bare {bare_r['rps']:,.0f} req/s, submit {stored / args.seconds:,.0f}/s "
-                      f"({stored / args.seconds / bare_r['rps']:.0%})", flush=True)
+                print(f"  round {r + 1}: bare {bare_r['rps']:,.0f} req/s ({bare_r['cpu_ms']:.2f} ms server CPU each), "
+                      f"submit {stored / args.seconds:,.0f}/s ({post_r['cpu_ms']:.2f} ms each): "
+                      f"{stored / args.seconds / bare_r['rps']:.0%}", flush=True)
             engine.dispose()
             weight, parts = page_weight(app.port)
             others, how = third_party(app.port)
@@ -211,11 +229,15 @@ def main() -> int:
     last_bare, last_post, _ = rounds[-1]
     print(f"\nunder gunicorn, {args.workers} workers × {args.threads} threads, {args.db}, wrk -t2 -c{args.connections}, "
           f"{args.rounds} interleaved rounds of {args.seconds:g} s (medians):")
-    print(f"  bare Flask endpoint   {bare_rps:>8,.0f} req/s  p50 {last_bare['p50']:>8} p99 {last_bare['p99']:>8}")
+    bare_cpu = statistics.median(b["cpu_ms"] for b, _, _ in rounds)
+    submit_cpu = statistics.median(p["cpu_ms"] for _, p, _ in rounds)
+    print(f"  bare Flask endpoint   {bare_rps:>8,.0f} req/s  p50 {last_bare['p50']:>8} p99 {last_bare['p99']:>8}  "
+          f"server CPU {bare_cpu:.2f} ms/request")
     print(f"  GET form (gzip)       {form_r['rps']:>8,.0f} req/s  p50 {form_r['p50']:>8} p99 {form_r['p99']:>8}  "
           f"({form_r['rps'] / bare_rps:.0%} of bare)")
     print(f"  POST submit           {submit_rps:>8,.0f} req/s  p50 {last_post['p50']:>8} p99 {last_post['p99']:>8}  "
-          f"({ratio:.0%} of bare, rounds {', '.join(f'{x:.0%}' for x in ratios)}; goal ≥ 40%)")
+          f"({ratio:.0%} of bare, rounds {', '.join(f'{x:.0%}' for x in ratios)}; goal ≥ 40%)  "
+          f"server CPU {submit_cpu:.2f} ms/request")
     stored_all = sum(s for _, _, s in rounds)
     posts_all = sum(p["requests"] for _, p, _ in rounds)
     wrapped = sum(p["wrapped"] for _, p, _ in rounds)
