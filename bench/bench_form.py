@@ -182,6 +182,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also submit to bench/nowrite_app.py (the write stubbed out) after the rounds")
     args = parser.parse_args()
     print(machine())
     with database(args.db) as (url, instance), tempfile.TemporaryDirectory() as tmp:
@@ -220,6 +222,16 @@ def main() -> int:
                       f"submit {stored / args.seconds:,.0f}/s ({post_r['cpu_ms']:.2f} ms each): "
                       f"{stored / args.seconds / bare_r['rps']:.0%}", flush=True)
             engine.dispose()
+            ceiling = None
+            if args.ceiling:
+                with loadgen.Server(url, instance, workers=args.workers, threads=args.threads, app="bench.nowrite_app:app",
+                                    log=Path(tmp) / "nowrite.log") as nowrite:
+                    chunk = Path(tmp) / "forms-ceiling.tsv"
+                    chunk.write_text("\n".join(lines[:per_round]) + "\n")
+                    cpu = server_cpu(nowrite)
+                    ceiling = wrk(f"{nowrite.base}{loadgen.FORM_PATH}", args.seconds, args.connections, "-s", str(script),
+                                  script_args=(str(chunk), "2"))
+                    ceiling["cpu_ms"] = (server_cpu(nowrite) - cpu) / max(ceiling["requests"], 1) * 1000
             weight, parts = page_weight(app.port)
             others, how = third_party(app.port)
     ratios = sorted(stored / args.seconds / b["rps"] for b, _, stored in rounds)
@@ -238,6 +250,10 @@ def main() -> int:
     print(f"  POST submit           {submit_rps:>8,.0f} req/s  p50 {last_post['p50']:>8} p99 {last_post['p99']:>8}  "
           f"({ratio:.0%} of bare, rounds {', '.join(f'{x:.0%}' for x in ratios)}; goal ≥ 40%)  "
           f"server CPU {submit_cpu:.2f} ms/request")
+    if ceiling:
+        print(f"  POST, write stubbed   {ceiling['rps']:>8,.0f} req/s  p50 {ceiling['p50']:>8} p99 {ceiling['p99']:>8}  "
+              f"({ceiling['rps'] / bare_rps:.0%} of bare: the ceiling without a database)  "
+              f"server CPU {ceiling['cpu_ms']:.2f} ms/request")
     stored_all = sum(s for _, _, s in rounds)
     posts_all = sum(p["requests"] for _, p, _ in rounds)
     wrapped = sum(p["wrapped"] for _, p, _ in rounds)
