@@ -1,16 +1,20 @@
-"""The standard report and an ad-hoc breakdown read from SQLite at 100,000 and 1,000,000 responses.
+"""The standard report and ad-hoc breakdowns read from SQLite or PostgreSQL at 100,000 and 1,000,000 responses.
 
-    python -m bench.bench_analysis_db [--sizes 100000 1000000] [--keep DIR]
+    python -m bench.bench_analysis_db [--sizes 100000 1000000] [--keep DIR] [--db sqlite|postgresql]
 
-For each size: a fresh SQLite database (temp dir, or DIR/<size>.sqlite3 kept and reused with
---keep) gets the demo province and that many responses from survey.demo.generate_responses
-(progress printed), the maintained counts are refreshed (time printed), then the standard
-report of sipas-2017 (every unit of the tree × every field × 5 elements × 22 criteria + the
-overall item, Wilson intervals, verdicts against the targets) is timed by year and by month,
-and at the largest size the ad-hoc breakdown by gender (raw answers). Each measurement runs in
-a fresh process, so its peak RSS (VmHWM; resource.getrusage elsewhere) is the measurement's
-own, Python and libraries included; it runs 3 times and the first (cold) and best are printed. Goals: report ≤ 2 s at 1M and ≤ 1.5× its 100k time,
-peak memory ≤ 1 GB, breakdown ≤ 10 s. Not part of the test suite.
+For each size: a fresh database (SQLite: temp dir, or DIR/<size>.sqlite3 kept and reused with
+--keep; PostgreSQL: one database per size in a throwaway cluster, VACUUM ANALYZE after loading
+as autovacuum would do) gets the demo province and that many responses from
+survey.demo.generate_responses (progress printed), the maintained counts and signatures are
+refreshed (time printed), then the standard report of sipas-2017 (every unit of the tree ×
+every field × 5 elements × 22 criteria + the overall item, Wilson intervals, verdicts against
+the targets) is timed by year and by month, and at the largest size the ad-hoc breakdown by
+gender, from the maintained signatures and, for reference, from the raw answers alone. Each
+measurement runs in a fresh process, so its peak RSS (VmHWM; resource.getrusage elsewhere) is
+the measurement's own, Python and libraries included; it runs 3 times and the first (cold)
+and best are printed. Goals: report ≤ 2 s at 1M and ≤ 1.5× its 100k time, peak memory
+≤ 1 GB, breakdown ≤ 10 s. Delete kept databases when the schema changes. Not part of the
+test suite.
 """
 from __future__ import annotations
 
@@ -22,25 +26,28 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GOALS = {"report_s": 2.0, "ratio": 1.5, "rss_mb": 1024, "breakdown_s": 10.0}
 
 
-def app_for(path: Path):
+def app_for(url: str):
     from survey import create_app
 
-    return create_app({"TESTING": True, "SECRET_KEY": "bench", "DATABASE_URL": f"sqlite:///{path}"})
+    return create_app({"TESTING": True, "SECRET_KEY": "bench", "DATABASE_URL": url})
 
 
-def build(path: Path, size: int) -> None:
+def build(url: str, size: int) -> None:
     """Schema, demo province, `size` responses, then the count refresh (both timed)."""
+    from sqlalchemy import text
+
     from questionnaires.loader import bundled_paths, load_file
     from survey import catalog, counts, demo
     from survey.db import Base, engine, get_session
 
-    app = app_for(path)
+    app = app_for(url)
     with app.app_context():
         Base.metadata.create_all(engine())
         session = get_session()
@@ -58,27 +65,41 @@ def build(path: Path, size: int) -> None:
         demo.generate_responses(session, size, seed=2026, progress=progress)
         session.commit()
         print(f"  generated and committed {size:,} responses in {time.perf_counter() - start:.1f} s", flush=True)
+        postgresql = engine().dialect.name == "postgresql"
+        if postgresql:
+            vacuum(text("VACUUM ANALYZE"))
         start = time.perf_counter()
         months = counts.refresh(session)
         session.commit()
-        print(f"  count refresh: {months} months rebuilt in {time.perf_counter() - start:.1f} s", flush=True)
+        print(f"  count refresh (answer_counts + response_signatures): {months} months rebuilt in "
+              f"{time.perf_counter() - start:.1f} s", flush=True)
+        if postgresql:
+            vacuum(text("VACUUM ANALYZE"))
         engine().dispose()
 
 
-def measure(path: Path, what: str) -> dict:
+def vacuum(statement) -> None:
+    """VACUUM cannot run inside a transaction: its own autocommit connection."""
+    from survey.db import engine
+
+    with engine().connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(statement)
+
+
+def measure(url: str, what: str) -> dict:
     """One measurement, three runs, in this (fresh) process."""
     from analysis import figures
     from survey.db import get_session
     from survey.reports import Selection, breakdown, standard_report
 
-    app = app_for(path)
+    app = app_for(url)
     times = []
     with app.app_context():
         session = get_session()
         for _ in range(3):
             start = time.perf_counter()
-            if what == "gender":
-                cells = breakdown(session, Selection("sipas-2017"), ["gender"])
+            if what in ("gender", "gender-raw"):
+                cells = breakdown(session, Selection("sipas-2017"), ["gender"], maintained=what == "gender")
                 result = figures.criterion_figures(cells, ["gender"])
                 shape = {"cells": len(cells), "figure_rows": len(result)}
             else:
@@ -100,8 +121,8 @@ def peak_rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_measure(path: Path, what: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bench.bench_analysis_db", "--measure", str(path), what],
+def run_measure(url: str, what: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "bench.bench_analysis_db", "--measure", url, what],
                          cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -109,36 +130,39 @@ def run_measure(path: Path, what: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--keep", type=Path, help="keep the databases here and reuse them on the next run")
-    parser.add_argument("--measure", nargs=2, metavar=("DB", "WHAT"), help=argparse.SUPPRESS)
+    parser.add_argument("--keep", type=Path, help="SQLite: keep the databases here and reuse them on the next run")
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--measure", nargs=2, metavar=("URL", "WHAT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(Path(args.measure[0]), args.measure[1])))
+        print(json.dumps(measure(*args.measure)))
         return 0
     from bench.common import machine
 
-    print(machine(), flush=True)
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="sipas-bench-analysis-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    results: dict[int, dict[str, dict]] = {}
-    for size in args.sizes:
-        path = folder / f"{size}.sqlite3"
-        print(f"\n{size:,} responses → {path}", flush=True)
-        if path.exists() and args.keep:
-            print("  (database kept from an earlier run)")
-        else:
-            build(path, size)
-        results[size] = {}
-        for what, label in (("Y", "standard report by unit × field × year"),
-                            ("M", "standard report by unit × field × month")):
-            r = results[size][what] = run_measure(path, what)
-            print(f"  {label}: first {r['first_s']:.2f} s, best {r['best_s']:.2f} s, peak RSS {r['rss_mb']:.0f} MB "
-                  f"({r['figure_rows']:,} figure rows, {r['verdict_rows']:,} verdicts, {r['units']} units, {r['fields']} fields)",
-                  flush=True)
-    largest = max(args.sizes)
-    g = run_measure(folder / f"{largest}.sqlite3", "gender")
-    print(f"\nad-hoc breakdown by gender over {largest:,} responses (raw answers): first {g['first_s']:.2f} s, "
-          f"best {g['best_s']:.2f} s, peak RSS {g['rss_mb']:.0f} MB (goal ≤ {GOALS['breakdown_s']:.0f} s)")
+    print(machine(), f"database: {args.db}", flush=True)
+    with databases(args.db, args.keep) as url_for:
+        results: dict[int, dict[str, dict]] = {}
+        for size in args.sizes:
+            url, kept = url_for(size)
+            print(f"\n{size:,} responses → {url}", flush=True)
+            if kept:
+                print("  (database kept from an earlier run)")
+            else:
+                build(url, size)
+            results[size] = {}
+            for what, label in (("Y", "standard report by unit × field × year"),
+                                ("M", "standard report by unit × field × month")):
+                r = results[size][what] = run_measure(url, what)
+                print(f"  {label}: first {r['first_s']:.2f} s, best {r['best_s']:.2f} s, peak RSS {r['rss_mb']:.0f} MB "
+                      f"({r['figure_rows']:,} figure rows, {r['verdict_rows']:,} verdicts, {r['units']} units, {r['fields']} fields)",
+                      flush=True)
+        largest = max(args.sizes)
+        url, _ = url_for(largest)
+        print()
+        for what, label in (("gender", "maintained signatures"), ("gender-raw", "raw answers alone, for reference")):
+            g = results[largest][what] = run_measure(url, what)
+            print(f"ad-hoc breakdown by gender over {largest:,} responses ({label}): first {g['first_s']:.2f} s, "
+                  f"best {g['best_s']:.2f} s, peak RSS {g['rss_mb']:.0f} MB (goal ≤ {GOALS['breakdown_s']:.0f} s)", flush=True)
     if len(args.sizes) > 1:
         small = min(args.sizes)
         for what, label in (("Y", "by year"), ("M", "by month")):
@@ -147,11 +171,52 @@ def main() -> int:
             print(f"report {label}: {a:.2f} s at {small:,} → {b:.2f} s at {largest:,}, ratio {b / a:.2f} "
                   f"(goal ≤ {GOALS['report_s']:.0f} s and ≤ {GOALS['ratio']}×): {'met' if ok else 'NOT met'}")
     peak = max(r["rss_mb"] for size in results.values() for r in size.values())
-    print(f"peak RSS of any report process: {peak:.0f} MB (goal ≤ {GOALS['rss_mb']} MB); "
+    print(f"peak RSS of any measurement process: {peak:.0f} MB (goal ≤ {GOALS['rss_mb']} MB); "
           f"of this process (building the databases): {peak_rss_mb():.0f} MB")
-    if not args.keep:
-        shutil.rmtree(folder, ignore_errors=True)
     return 0
+
+
+@contextmanager
+def databases(kind: str, keep: Path | None):
+    """A function size → (database URL, kept from an earlier run?) for the run's databases."""
+    if kind == "postgresql":
+        from bench.pgcluster import PostgresCluster
+
+        cluster = PostgresCluster.find(fast=True)  # fsync off: loading is not what is measured
+        if cluster is None:
+            raise SystemExit("PostgreSQL server binaries not found (apt-get install postgresql)")
+        created: set[int] = set()
+
+        def url_for(size: int) -> tuple[str, bool]:
+            if size not in created:
+                from sqlalchemy import create_engine, text
+
+                admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+                with admin.connect() as conn:
+                    conn.execute(text(f"CREATE DATABASE sipas_{size}"))
+                admin.dispose()
+                created.add(size)
+                return cluster.url(f"sipas_{size}"), False
+            return cluster.url(f"sipas_{size}"), True
+
+        with cluster:
+            yield url_for
+        return
+    folder = keep or Path(tempfile.mkdtemp(prefix="sipas-bench-analysis-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    seen: set[int] = set()
+
+    def url_for(size: int) -> tuple[str, bool]:
+        path = folder / f"{size}.sqlite3"
+        kept = path.exists() and (size in seen or keep is not None)
+        seen.add(size)
+        return f"sqlite:///{path}", kept
+
+    try:
+        yield url_for
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
-"""Keep answer_counts in step with the raw responses.
+"""Keep answer_counts and response_signatures in step with the raw responses.
 
 A refresh finds the months touched since the last one (months of responses with new ids, and
-of responses that received new flags) and rebuilds those months completely from the raw rows
-(delete + INSERT … SELECT … GROUP BY, inside the caller's transaction). Rebuilding whole months
-rather than adding deltas keeps the table exact whatever order rows arrive in. The watermark
-also keeps how many rows had ids up to it: when that number changes, rows committed late below
-it (PostgreSQL hands out ids before commit, so a long import can commit after a refresh that
-already saw higher ids) or were deleted, and everything is rebuilt.
+of responses that received new flags) and rebuilds those months completely from the raw rows,
+inside the caller's transaction: one signature per response (survey.signatures: its coded
+answers packed into integers, grouped along the indexes, so the database streams it), then the
+month's answer_counts cells cross-tabulated from those signatures in numpy. Rebuilding whole
+months rather than adding deltas keeps both exact whatever order rows arrive in. The
+watermark also keeps how many rows had ids up to it: when that number changes, rows committed
+late below it (PostgreSQL hands out ids before commit, so a long import can commit after a
+refresh that already saw higher ids) or were deleted, and everything is rebuilt.
 
 Months are calendar months in Vietnam time (UTC+7 all year, no daylight saving), so a form
 sent at 06:30 on 1 April in Hà Nội counts in April, as the office that received it expects.
@@ -16,15 +18,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
+import pandas as pd
 from sqlalchemy import Date, String, delete, func, insert, literal, select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
-from . import upsert
-from .models import Answer, AnswerCount, CountWatermark, Response, ResponseFlag
+from questionnaires.loader import Questionnaire
+
+from . import catalog, upsert
+from .models import Answer, AnswerCount, CountWatermark, QuestionnaireVersion, Response, ResponseFlag, ResponseSignature
+from .signatures import PART_BITS, Packed, answered, cells, code_range, item_width, packed_sums, packing
 
 WATERMARK = "answer_counts"
+PARTS = 4  # packed integers per stored signature (p0–p3); the bundled questionnaires need 1–3
+PART_COLUMNS = tuple(f"p{i}" for i in range(PARTS))
+SIGNATURE_TAGS = ("version_id", "unit_id", "field_id", "counter_id", "procedure_id", "channel", "source", "language")
 VN = timezone(timedelta(hours=7), "ICT")
 
 
@@ -77,23 +86,113 @@ def first_flags():
     )
 
 
+def signature_layout(questionnaire: Questionnaire) -> dict[str, Packed] | None:
+    """Where each coded item of a version sits in its stored signature; None when they do not
+    fit in PARTS integers (breakdowns then read that version's raw answers). A function of the
+    definition alone, which never changes once published; changing this function needs a
+    migration that clears response_signatures."""
+    fields = [(key, *found) for key in dict.fromkeys(i.key for i in questionnaire.items)
+              if (found := code_range(questionnaire, key)) and item_width(*found) <= PART_BITS]
+    packed = packing(fields)
+    if packed and packed[-1].part >= PARTS:
+        return None
+    return {p.key: p for p in packed}
+
+
 def rebuild_month(session: Session, month: date) -> None:
-    """Replace the month's cells by a fresh aggregation of its raw answers."""
-    start, end = month_bounds(month)
+    """Replace the month's signatures and cells by a fresh aggregation of its raw answers."""
     session.execute(delete(AnswerCount).where(AnswerCount.month == month))
+    for version in session.scalars(select(QuestionnaireVersion).order_by(QuestionnaireVersion.id)):
+        layout = _rebuild_signatures(session, month, version)
+        if layout is None or not _cells_from_signatures(session, month, version.id, layout):
+            _cells_from_answers(session, month, version.id)
+
+
+def _rebuild_signatures(session: Session, month: date, version: QuestionnaireVersion) -> dict[str, Packed] | None:
+    """Replace the month's signatures of one version (none when its layout does not fit)."""
+    session.execute(delete(ResponseSignature).where(ResponseSignature.version_id == version.id,
+                                                    ResponseSignature.month == month))
+    layout = signature_layout(catalog.definition(version))
+    if layout is None:
+        return None
+    start, end = month_bounds(month)
+    reason = select(func.min(ResponseFlag.reason)).where(ResponseFlag.response_id == Response.id).scalar_subquery()
+    rows = (
+        select(Response.id, literal(month, Date()), *(getattr(Response, t) for t in SIGNATURE_TAGS), reason,
+               func.count(), *packed_sums(layout.values(), PARTS))
+        .join(Answer, Answer.response_id == Response.id)
+        .where(Response.version_id == version.id, Response.submitted_at >= start, Response.submitted_at < end,
+               Answer.code.is_not(None))
+        .group_by(Response.version_id, Response.submitted_at, Response.id)
+    )
+    session.execute(insert(ResponseSignature).from_select(
+        ["response_id", "month", *SIGNATURE_TAGS, "flag_reason", "answers", *PART_COLUMNS], rows))
+    return layout
+
+
+def _cells_from_signatures(session: Session, month: date, version_id: int, layout: dict[str, Packed]) -> bool:
+    """The month's answer_counts cells of one version from its signatures; False, writing
+    nothing, when some answer row did not fit its bit field (an item or code the definition
+    does not have), so the caller counts the raw answers instead."""
+    sig = ResponseSignature
+    result = session.connection().execute(
+        select(sig.unit_id, sig.field_id, sig.source, sig.flag_reason, sig.answers, *(getattr(sig, c) for c in PART_COLUMNS))
+        .where(sig.version_id == version_id, sig.month == month))
+    rows = result.cursor.fetchall()
+    result.close()
+    if not rows:
+        return True
+    frame = pd.DataFrame.from_records(rows, columns=["unit", "field", "source", "flag_reason", "answers",
+                                                     *(f"_part{i}" for i in range(PARTS))])
+    packed = list(layout.values())
+    if (answered(frame, packed) != frame["answers"].to_numpy()).any():
+        return False
+    found = cells(frame, ["unit", "field"], packed, [p.key for p in packed])
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    ids = {c: found[c].astype("Int64").astype(object) for c in ("unit", "field")}
+    columns = {
+        "month": [month.isoformat() if sqlite else month] * len(found),  # SQLite keeps dates as ISO text
+        "version_id": [version_id] * len(found),
+        "unit_id": ids["unit"].where(ids["unit"].notna(), None).tolist(),
+        "field_id": ids["field"].where(ids["field"].notna(), None).tolist(),
+        "source": found["source"].tolist(),
+        "flag_reason": found["flag_reason"].astype(object).where(found["flag_reason"].notna(), None).tolist(),
+        "item_key": found["item"].tolist(), "code": found["code"].tolist(), "n": found["n"].tolist(),
+    }
+    _insert_rows(session, AnswerCount.__tablename__, list(columns), list(zip(*columns.values())))
+    return True
+
+
+def _insert_rows(session: Session, table: str, columns: list[str], rows: list[tuple]) -> None:
+    """Plain values straight to the driver: SQLAlchemy's per-row parameter handling costs more
+    than SQLite's insert, and psycopg's executemany costs a round trip per row, COPY none."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        with conn.connection.dbapi_connection.cursor() as cursor, \
+                cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
+
+
+def _cells_from_answers(session: Session, month: date, version_id: int) -> None:
+    """The month's answer_counts cells of one version by GROUP BY over its raw answers."""
+    start, end = month_bounds(month)
     flag = first_flags()
     groups = (Response.version_id, Response.unit_id, Response.field_id, Response.source,
               flag.c.reason, Answer.item_key, Answer.code)
-    cells = (
+    found = (
         select(literal(month, Date()), *groups, func.count())
         .select_from(Response)
         .join(Answer, Answer.response_id == Response.id)
         .outerjoin(flag, flag.c.response_id == Response.id)
-        .where(Response.submitted_at >= start, Response.submitted_at < end, Answer.code.is_not(None))
+        .where(Response.version_id == version_id, Response.submitted_at >= start, Response.submitted_at < end,
+               Answer.code.is_not(None))
         .group_by(*groups)
     )
     session.execute(insert(AnswerCount).from_select(
-        ["month", "version_id", "unit_id", "field_id", "source", "flag_reason", "item_key", "code", "n"], cells
+        ["month", "version_id", "unit_id", "field_id", "source", "flag_reason", "item_key", "code", "n"], found
     ))
 
 
@@ -172,7 +271,8 @@ def pending_months(session: Session, full: bool = False) -> list[date]:
 
 
 def refresh(session: Session, full: bool = False, progress: Callable[[int], None] | None = None) -> int:
-    """Bring answer_counts up to date; returns the number of months rebuilt (caller commits).
+    """Bring answer_counts and response_signatures up to date; returns the number of months
+    rebuilt (caller commits).
 
     Nothing is written when nothing changed, so reading a report stays a read.
     """
@@ -187,6 +287,7 @@ def refresh(session: Session, full: bool = False, progress: Callable[[int], None
     rebuild_all = full or _changed_below(session, mark)
     if rebuild_all:
         session.execute(delete(AnswerCount))
+        session.execute(delete(ResponseSignature))
         months = stale_months(session, 0)
     else:
         months = sorted(set(stale_months(session, mark.last_response_id)) | set(_flagged_months(session, mark.last_flag_id)))

@@ -4,16 +4,18 @@ Everything here reads the database and returns the DataFrames `analysis` expects
 docstring is the contract); every figure is computed in `analysis`. Three ways in:
 
 - the standard report reads the maintained counts (answer_counts: month × version × unit ×
-  field × source × flag × item × code), so its cost follows cells, not responses; a date range
-  that cuts through a month reads only those edge days from the raw rows;
-- breakdowns by anything else (channel, counter, procedure, language, a demographic item)
-  group the raw answers in the database and bring back only the cells;
+  field × source × flag × item × code), so its cost follows cells, not responses;
+- breakdowns by anything else (channel, counter, procedure, language, a demographic item, any
+  coded item) read the maintained response signatures (one narrow row per response, its coded
+  answers packed into integers) and cross-tabulate them with numpy;
 - flagged responses are counted exactly, by reason, from response_flags (a counts frame can
   only bound them from below).
 
-Dates are days and months in Vietnam time (survey.counts.VN); a unit means its whole subtree.
-Group columns hold codes (unit code, field code, 'unit/counter', option code of an item);
-`name_columns` adds the Vietnamese names for people.
+Both maintained tables hold whole Vietnam-time months and are brought up to date before they
+are read (survey.counts.refresh; the caller commits); a date range that cuts through a month
+reads only those edge days from the raw rows. A unit means its whole subtree. Group columns
+hold codes (unit code, field code, 'unit/counter', option code of an item); `name_columns`
+adds the Vietnamese names for people.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Select, String, and_, case, cast, func, literal, literal_column, select, type_coerce
+from sqlalchemy import Select, String, and_, func, literal, literal_column, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from analysis import report as analysis_report
@@ -33,8 +35,9 @@ from analysis.targets import Target
 from questionnaires.loader import CODED_TYPES, Questionnaire
 
 from . import catalog, targets_store
-from .counts import VN, first_flags, local_month, next_month, refresh
-from .models import Answer, AnswerCount, Counter, Field, Procedure, QuestionnaireVersion, Response, Unit
+from .counts import PART_COLUMNS, VN, first_flags, local_month, next_month, refresh, signature_layout
+from .models import Answer, AnswerCount, Counter, Field, Procedure, QuestionnaireVersion, Response, ResponseSignature, Unit
+from .signatures import Packed, cells, code_range, decode, packed_sums, packing, part_values, response_groups
 
 TAGS = ("unit", "field", "counter", "procedure", "channel", "source", "language", "version")
 COUNT_DIMS = frozenset({"unit", "field", "source", "version", "period"})  # what answer_counts keeps
@@ -53,6 +56,11 @@ _TAG_COLUMNS = {
     "unit": Response.unit_id, "field": Response.field_id, "counter": Response.counter_id,
     "procedure": Response.procedure_id, "channel": Response.channel, "source": Response.source,
     "language": Response.language, "version": Response.version_id,
+}
+_SIGNATURE_COLUMNS = {
+    "unit": ResponseSignature.unit_id, "field": ResponseSignature.field_id, "counter": ResponseSignature.counter_id,
+    "procedure": ResponseSignature.procedure_id, "channel": ResponseSignature.channel, "source": ResponseSignature.source,
+    "language": ResponseSignature.language, "version": ResponseSignature.version_id,
 }
 _COUNT_COLUMNS = {
     "unit": AnswerCount.unit_id, "field": AnswerCount.field_id, "source": AnswerCount.source,
@@ -229,7 +237,8 @@ def _finish(session: Session, frame: pd.DataFrame, scope: Scope, dims: Sequence[
             uniques = values.dropna().unique().tolist()
             labels = _id_labels(session, dim, uniques)
             values = values.map(labels)
-            values = values.astype("Int64") if dim == "version" else values.fillna(UNTAGGED).astype("category")
+            # object first: a column of untagged rows only comes back as float NaN
+            values = values.astype("Int64") if dim == "version" else values.astype("object").fillna(UNTAGGED).astype("category")
         elif dim == "period":
             values = _periods(values, scope.sel.period)
         elif dim in ("channel", "language"):
@@ -291,12 +300,28 @@ def counts_frame(session: Session, sel: Selection, items: Sequence[str] | None =
     if months is not None:
         frames.append(_stored_cells(session, scope, dims, items, *months, flagged_codes=flagged_codes))
     for since, until in edges:
-        frames.append(_raw_cells(session, scope, dims, items, since, until))
+        frames.append(_signature_cells(session, scope, dims, items, since, until, maintained=False))
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if len(frames) > 1:
         keys = [*dims, "source", "flag_reason", "item", "code"]
         frame = frame.groupby(keys, dropna=False, sort=False)["n"].sum().reset_index()
     return _finish(session, frame, scope, dims)
+
+
+def _maintained_filter(query: Select, table: type[AnswerCount] | type[ResponseSignature], scope: Scope,
+                       first: date | None, last: date | None) -> Select:
+    """The selection's months, unit subtree, field and source on a maintained table."""
+    if first is not None:
+        query = query.where(table.month >= first)
+    if last is not None:
+        query = query.where(table.month <= last)
+    if scope.unit_ids is not None:
+        query = query.where(table.unit_id.in_(scope.unit_ids))
+    if scope.field_id is not None:
+        query = query.where(table.field_id == scope.field_id)
+    if scope.sel.source:
+        query = query.where(table.source == scope.sel.source)
+    return query
 
 
 def _stored_cells(session: Session, scope: Scope, dims: list[str], items: list[str], first: date | None,
@@ -318,17 +343,7 @@ def _stored_cells(session: Session, scope: Scope, dims: list[str], items: list[s
 
     def where(query: Select) -> Select:
         query = query.where(AnswerCount.version_id.in_(scope.version_ids), AnswerCount.item_key.in_(items))
-        if first is not None:
-            query = query.where(AnswerCount.month >= first)
-        if last is not None:
-            query = query.where(AnswerCount.month <= last)
-        if scope.unit_ids is not None:
-            query = query.where(AnswerCount.unit_id.in_(scope.unit_ids))
-        if scope.field_id is not None:
-            query = query.where(AnswerCount.field_id == scope.field_id)
-        if scope.sel.source:
-            query = query.where(AnswerCount.source == scope.sel.source)
-        return query
+        return _maintained_filter(query, AnswerCount, scope, first, last)
 
     names = [*dims, "source", "flag_reason", "item", "code", "n"]
     cells = [*columns, AnswerCount.source, AnswerCount.flag_reason, AnswerCount.item_key, AnswerCount.code]
@@ -377,62 +392,31 @@ def _dimension_columns(query: Select, dims: Sequence[str]) -> tuple[Select, list
     return query, columns
 
 
-@dataclass(frozen=True)
-class _Packed:
-    """Where one item's answer sits in a response's packed signature (see _signatures)."""
-
-    key: str
-    part: int
-    shift: int
-    width: int
-    low: int  # smallest code: stored as code − low + 1 (0 = no answer), or as bit code − low
-    multiple: bool
-
-
-def _packing(scope: Scope, keys: Sequence[str]) -> list[_Packed]:
-    """Bit fields for the items, sized from every pooled version's codes, 62 bits per part."""
+def _packing(scope: Scope, keys: Sequence[str]) -> list[Packed]:
+    """Bit fields for the items, sized from every pooled version's codes."""
     versions = [catalog.definition(v) for v in scope.versions]
-    packed, part, used = [], 0, 0
+    fields = []
     for key in dict.fromkeys(keys):
-        found = [i for q in versions for i in q.items if i.key == key and i.type in CODED_TYPES]
+        found = [r for q in versions if (r := code_range(q, key))]
         if not found:
             raise ReportError(f"'{key}' is not a coded item of {scope.sel.questionnaire}")
-        codes = [c for i in found for c in (i.valid_codes or range(i.min, i.max + 1))]
-        low, high = min(codes), max(codes)
-        multiple = any(i.type == "multiple" for i in found)
-        width = (high - low + 1) if multiple else (high - low + 1).bit_length()
-        if width > 62:
-            raise ReportError(f"item '{key}' has codes {low}–{high}: too wide a range to break down by")
-        if used + width > 62:
-            part, used = part + 1, 0
-        packed.append(_Packed(key, part, used, width, low, multiple))
-        used += width
-    return packed
+        fields.append((key, min(f[0] for f in found), max(f[1] for f in found), any(f[2] for f in found)))
+    try:
+        return packing(fields)
+    except ValueError as exc:
+        raise ReportError(str(exc)) from None
 
 
-def _signatures(session: Session, scope: Scope, dims: Sequence[str], packed: list[_Packed], since: date | None,
+def _signatures(session: Session, scope: Scope, dims: Sequence[str], packed: list[Packed], since: date | None,
                 until: date | None) -> pd.DataFrame:
-    """One row per response: its tags and its coded answers packed into integers.
-
-    SQLite can only GROUP BY without sorting when the grouping follows the index it reads,
-    and sorting the answers of half a million responses takes half a minute or more.
-    Grouping by response follows the responses index and the answers index (response_id,
-    item_key, code), so the database streams one row per response and numpy does the
-    cross-tabulation (_cells). A multiple-choice item packs one bit per option.
-    """
+    """One row per response computed from the raw answers: its tags, its coded answers packed
+    into integers (survey.signatures: grouped along the indexes, so the database streams
+    it) and its first flag reason."""
     tags = [d for d in dims if d in _TAG_COLUMNS and d != "source"]
     columns = [Response.id, *(_TAG_COLUMNS[d] for d in tags), Response.source]
     if "period" in dims:
         columns.append(local_month(Response.submitted_at))
-    parts = []
-    for part in range(max((p.part for p in packed), default=-1) + 1):
-        whens = {  # bigint before shifting (PostgreSQL's integer is 32 bits), shifted by an integer
-            p.key: (cast(literal_column("1"), BigInteger()).op("<<")(Answer.code + literal_column(str(p.shift - p.low)))
-                    if p.multiple else
-                    cast(Answer.code + literal_column(str(1 - p.low)), BigInteger()).op("<<")(literal_column(str(p.shift))))
-            for p in packed if p.part == part
-        }
-        parts.append(func.coalesce(func.sum(case(whens, value=Answer.item_key)), 0))
+    parts = packed_sums(packed, max((p.part for p in packed), default=-1) + 1)
     query = _filtered(select(*columns, *parts).join(Answer, Answer.response_id == Response.id), scope, since, until)
     # (version_id, submitted_at, id) is the order of the index the filters use, so the
     # database streams the groups; it identifies a response as well as id alone does
@@ -440,100 +424,110 @@ def _signatures(session: Session, scope: Scope, dims: Sequence[str], packed: lis
     rows = _fetch(session, query)
     names = ["response_id", *tags, "source", *(["period"] if "period" in dims else []), *(f"_part{i}" for i in range(len(parts)))]
     frame = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame(columns=names)
+    frame = frame.assign(**{f"_part{i}": part_values(frame[f"_part{i}"]) for i in range(len(parts))})  # once, not per item
     flag = first_flags()
     reasons = dict(_fetch(session, _filtered(select(flag.c.response_id, flag.c.reason).join(Response, Response.id == flag.c.response_id),
                                              scope, since, until)))
     return frame.assign(flag_reason=frame["response_id"].map(reasons))
 
 
-NO_ANSWER = -(2 ** 62)  # a decoded code meaning "not answered" (numbers may be 0 or negative)
+def _layouts(scope: Scope, packed: list[Packed]) -> dict[int, dict[str, Packed]] | None:
+    """Each pooled version's stored signature layout, or None when some version's stored
+    signatures lack an item asked for (its layout did not fit: read the raw answers)."""
+    layouts = {}
+    for version in scope.versions:
+        q = catalog.definition(version)
+        layout = signature_layout(q)
+        if layout is None or any(p.key not in layout and code_range(q, p.key) for p in packed):
+            return None
+        layouts[version.id] = layout
+    return layouts
 
 
-def _decode(frame: pd.DataFrame, p: _Packed) -> np.ndarray:
-    """Codes of one item (NO_ANSWER where blank); for a multiple-choice item, the bit mask of options."""
-    part = frame[f"_part{p.part}"]
-    # PostgreSQL sums bigints as numeric (Decimal): convert exactly, never through float
-    values = (np.array([int(v) for v in part], dtype=np.int64) if part.dtype == object
-              else part.to_numpy(dtype=np.int64))
-    field = (values >> p.shift) & ((1 << p.width) - 1)
-    return field if p.multiple else np.where(field == 0, NO_ANSWER, field + p.low - 1)
-
-
-def _response_groups(frame: pd.DataFrame, dims: Sequence[str], packed: list[_Packed]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Each response's group columns (dims, source, flag_reason) and, per row, its response's
-    position: a respondent who chose several options of a multiple-choice dimension is one
-    row per option."""
-    by_key = {p.key: p for p in packed}
-    groups = frame[[d for d in dims if d in _TAG_COLUMNS or d == "period"] + ["source", "flag_reason"]].copy()
-    for dim in [d for d in dims if d not in _TAG_COLUMNS and d != "period"]:
-        p, codes = by_key[dim], _decode(frame, by_key[dim])
-        if p.multiple:
-            groups[dim] = [[p.low + b for b in range(p.width) if m >> b & 1] or [pd.NA] for m in codes.tolist()]
-        else:
-            groups[dim] = pd.array(np.where(codes == NO_ANSWER, 0, codes), dtype="Int64")
-            groups.loc[codes == NO_ANSWER, dim] = pd.NA
-    position = np.arange(len(groups))
-    multi = [d for d in dims if d in by_key and by_key[d].multiple]
-    if multi:
-        groups = groups.assign(_position=position)
-        for dim in multi:
-            groups = groups.explode(dim)
-        position = groups.pop("_position").to_numpy()
-        groups = groups.reset_index(drop=True)
-    return groups, position
-
-
-def _cells(frame: pd.DataFrame, dims: Sequence[str], packed: list[_Packed], counted: Sequence[str]) -> pd.DataFrame:
-    """Counts frame (dims, source, flag_reason, item, code, n) from per-response signatures:
-    one bincount per item over (response group × code)."""
-    by_key = {p.key: p for p in packed}
-    groups, position = _response_groups(frame, dims, packed)
-    keys = list(groups.columns)
-    group_id = groups.groupby(keys, dropna=False, sort=False, observed=True).ngroup().to_numpy() if len(groups) else np.zeros(0, int)
-    table = groups.assign(_g=group_id).drop_duplicates("_g").set_index("_g")[keys]
-    pieces = []
-    for key in counted:
-        p = by_key[key]
-        codes = _decode(frame, p)[position]
-        if p.multiple:  # one count per option chosen
-            chosen = [(group_id[(codes >> b) & 1 == 1], p.low + b) for b in range(p.width)]
-            g = np.concatenate([ids for ids, _ in chosen])
-            c = np.concatenate([np.full(len(ids), code) for ids, code in chosen])
-        else:
-            answered = codes != NO_ANSWER
-            g, c = group_id[answered], codes[answered]
-        if not len(g):
+def _stored_signatures(session: Session, scope: Scope, dims: Sequence[str], packed: list[Packed],
+                       layouts: dict[int, dict[str, Packed]], first: date | None, last: date | None) -> pd.DataFrame:
+    """The same rows as _signatures for the whole months [first, last], read from
+    response_signatures and repacked from each version's layout into `packed`."""
+    sig = ResponseSignature
+    tags = [d for d in dims if d in _TAG_COLUMNS and d != "source"]
+    columns = [sig.response_id, *(_SIGNATURE_COLUMNS[d] for d in tags), sig.source]
+    if "period" in dims:
+        columns.append(type_coerce(sig.month, String()))  # text on SQLite, a date from PostgreSQL's driver
+    needed = sorted({layout[p.key].part for layout in layouts.values() for p in packed if p.key in layout})
+    query = select(*columns, sig.flag_reason, sig.version_id, *(getattr(sig, PART_COLUMNS[i]) for i in needed))
+    query = _maintained_filter(query.where(sig.version_id.in_(list(layouts))), sig, scope, first, last)
+    rows = _fetch(session, query)
+    head = ["response_id", *tags, "source", *(["period"] if "period" in dims else [])]
+    names = [*head, "flag_reason", "_version", *(PART_COLUMNS[i] for i in needed)]
+    frame = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame(columns=names)
+    if "period" in dims and len(frame):  # 'YYYY-MM', as local_month gives for the raw rows
+        codes, uniques = pd.factorize(frame["period"])
+        frame["period"] = np.array([str(m)[:7] for m in uniques], dtype=object)[codes]
+    stored = {i: frame[PART_COLUMNS[i]].to_numpy(dtype=np.int64) for i in needed}
+    version = frame["_version"].to_numpy()
+    parts = [np.zeros(len(frame), dtype=np.int64) for _ in range(max((p.part for p in packed), default=-1) + 1)]
+    for version_id, layout in layouts.items():
+        rows_of = version == version_id
+        if not rows_of.any():
             continue
-        low, span = int(c.min()), int(c.max() - c.min() + 1)
-        tally = np.bincount(g * span + (c - low), minlength=(int(group_id.max()) + 1) * span)
-        hit = np.flatnonzero(tally)
-        pieces.append(pd.DataFrame({"_g": hit // span, "item": key, "code": hit % span + low, "n": tally[hit]}))
-    if not pieces:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in [*keys, "item", "code", "n"]})
-    cells = pd.concat(pieces, ignore_index=True)
-    return table.reindex(cells["_g"]).reset_index(drop=True).assign(item=cells["item"], code=cells["code"], n=cells["n"])
+        for p in packed:
+            s = layout.get(p.key)
+            if s is None:  # not an item of this version: not answered
+                continue
+            field = (stored[s.part][rows_of] >> s.shift) & ((1 << s.width) - 1)
+            if s.multiple:
+                value = field << (s.low - p.low)
+            elif p.multiple:  # single in this version, multiple in another: one bit
+                value = np.where(field == 0, 0, np.left_shift(1, np.maximum(field + s.low - 1 - p.low, 0)))
+            else:
+                value = np.where(field == 0, 0, field + s.low - p.low)
+            parts[p.part][rows_of] |= value << p.shift
+    return frame[head].assign(**{f"_part{i}": part for i, part in enumerate(parts)}, flag_reason=frame["flag_reason"])
 
 
-def _raw_cells(session: Session, scope: Scope, dims: Sequence[str], items: Sequence[str], since: date | None,
-               until: date | None) -> pd.DataFrame:
-    """Cells from the raw answers (ids and month labels still to be labelled by _finish)."""
+def _respondents(session: Session, scope: Scope, dims: Sequence[str], packed: list[Packed], since: date | None,
+                 until: date | None, maintained: bool = True) -> pd.DataFrame:
+    """One row per response with coded answers: tags, packed answers (`packed`), first flag reason.
+
+    Whole months come from the maintained signatures, brought up to date first (that writes
+    when responses arrived since; the caller commits), partial months at the ends of the range
+    from the raw rows: each response lies in one month, so the two never overlap.
+    `maintained=False`, or a version whose signatures lack an item asked for, reads only the
+    raw rows.
+    """
+    layouts = _layouts(scope, packed) if maintained else None
+    if layouts is None:
+        return _signatures(session, scope, dims, packed, since, until)
+    refresh(session)
+    months, edges = _split_range(since, until)
+    frames = [_stored_signatures(session, scope, dims, packed, layouts, *months)] if months is not None else []
+    frames += [_signatures(session, scope, dims, packed, start, end) for start, end in edges]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _signature_cells(session: Session, scope: Scope, dims: Sequence[str], items: Sequence[str], since: date | None,
+                     until: date | None, maintained: bool = True) -> pd.DataFrame:
+    """Cells from per-response signatures (ids and month labels still to be labelled by _finish)."""
     packed = _packing(scope, [*[d for d in dims if d not in _TAG_COLUMNS and d != "period"], *items])
-    frame = _signatures(session, scope, dims, packed, since, until)
-    return _cells(frame, dims, packed, items)
+    frame = _respondents(session, scope, dims, packed, since, until, maintained)
+    return cells(frame, dims, packed, items)
 
 
-def breakdown(session: Session, sel: Selection, by: Sequence[str], items: Sequence[str] | None = None) -> pd.DataFrame:
-    """Ad-hoc counts frame from the raw rows, grouped by response tags and/or answer items.
+def breakdown(session: Session, sel: Selection, by: Sequence[str], items: Sequence[str] | None = None,
+              maintained: bool = True) -> pd.DataFrame:
+    """Ad-hoc counts frame grouped by response tags and/or answer items, from one row per response.
 
     `by` may name tags (unit, field, counter, procedure, channel, source, language, version),
     period, or coded item keys of the questionnaire (e.g. a demographic item such as gender);
     an item column holds the chosen option code (NA: not answered; a multiple-choice item
     counts a respondent under each option chosen). `items` are the items counted (default:
-    the satisfaction items). The database does the grouping; only cells come back.
+    the satisfaction items). Whole months are read from the maintained signatures, which are
+    brought up to date first (the caller commits); `maintained=False` reads only raw rows.
     """
     scope = resolve(session, replace(sel, by=tuple(by)))
     dims = _counts_dims(scope.sel)
-    frame = _raw_cells(session, scope, dims, list(items) if items is not None else scope.items, sel.since, sel.until)
+    items = list(items) if items is not None else scope.items
+    frame = _signature_cells(session, scope, dims, items, sel.since, sel.until, maintained)
     return _finish(session, frame, scope, dims)
 
 
@@ -547,13 +541,13 @@ def respondent_minimums(session: Session, scope: Scope, dims: Sequence[str]) -> 
     criteria = [i.key for i in scope.questionnaire.criteria]
     item_dims = [d for d in dims if d not in _TAG_COLUMNS and d != "period"]
     packed = _packing(scope, [*item_dims, *criteria])
-    frame = _signatures(session, scope, dims, packed, scope.sel.since, scope.sel.until)
+    frame = _respondents(session, scope, dims, packed, scope.sel.since, scope.sel.until)
     lowest = np.full(len(frame), 9)
     for p in packed:
         if p.key in criteria:
-            codes = _decode(frame, p)
+            codes = decode(frame, p)
             lowest = np.where((codes >= 1) & (codes <= 5), np.minimum(lowest, codes), lowest)
-    groups, position = _response_groups(frame, dims, packed)
+    groups, position = response_groups(frame, dims, packed)
     out = groups.assign(response_id=frame["response_id"].to_numpy()[position], item=criteria[0], code=lowest[position])
     return _finish(session, out[out["code"] <= 5].reset_index(drop=True), scope, dims)
 
@@ -616,7 +610,8 @@ def standard_report(session: Session, sel: Selection, targets: Sequence[Target] 
                       for k, v in asdict(sel).items()},
         "questionnaire": f"{q.key} (versions pooled: {len(scope.version_ids)}); {q.source_document}",
         "dates": "days and months in Vietnam time (UTC+7); a unit includes every unit below it",
-        "data": ("raw answers grouped in the database (breakdown by " + ", ".join(raw) + ")") if raw else
+        "data": ("maintained response signatures (one row per response, its coded answers packed), cross-tabulated by "
+                 + ", ".join(raw) + ", plus raw answers for any partial month at the ends of the range") if raw else
                 "maintained counts (answer_counts), plus raw answers for any partial month at the ends of the range",
         "targets": origin,
         "excluded_counts": "exact, from response_flags: each flagged response once, under its first reason (alphabetical)",

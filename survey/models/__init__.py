@@ -3,10 +3,10 @@ from .registry import Counter, Field, Procedure, Unit, UnitCredential, counter_f
 from .questionnaire import QuestionnaireVersion
 from .response import Answer, IdempotencyKey, Response, ResponseFlag
 from .tokens import DossierToken, RateCounter
-from .counts import AnswerCount, CountWatermark
+from .counts import AnswerCount, CountWatermark, ResponseSignature
 from .targets import PlanTarget
 
 __all__ = [
     "Answer", "AnswerCount", "CountWatermark", "Counter", "DossierToken", "Field", "IdempotencyKey", "Procedure", "QuestionnaireVersion",
-    "RateCounter", "Response", "ResponseFlag", "Unit", "UnitCredential", "counter_fields",
+    "PlanTarget", "RateCounter", "Response", "ResponseFlag", "ResponseSignature", "Unit", "UnitCredential", "counter_fields",
 ]
