@@ -113,7 +113,7 @@ def _store(published: catalog.Published, posted: submission.Posted, tags: Tags, 
            before_commit: BeforeCommit | None) -> None:
     """One response, exactly once: the submission id's unique key answers a double tap, a
     retry or a concurrent twin at insert or commit time (no "already stored?" query first).
-    Concurrent submits share a commit (db.GroupCommit); each is acknowledged after it."""
+    Concurrent submits share a commit (writes.GroupCommit); each is acknowledged after it."""
     duration = _duration_ms(posted.started)
     sub = Submission(
         version_id=published.id, questionnaire=published.questionnaire, answers=posted.answers,

@@ -97,9 +97,9 @@ _FLAG = FastInsert(ResponseFlag.__table__, ["response_id", "reason", "detail", "
 def store(session: Session, batch: list[Pending]) -> list[Stored]:
     """Write a batch of submissions in the session's transaction (the caller commits).
 
-    This is the hot path of every submit (see db.GroupCommit, which hands it the submits
+    This is the hot path of every submit (see writes.GroupCommit, which hands it the submits
     waiting for a commit): one statement per table, whatever the batch size, through
-    db.FastInsert. The idempotency keys go in before the answers: a duplicate submission id
+    writes.FastInsert. The idempotency keys go in before the answers: a duplicate submission id
     fails there with IntegrityError (or at commit for a concurrent twin), which the caller
     treats as "already stored". Hooks run once every row is in; their flags are written last.
     """

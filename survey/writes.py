@@ -170,10 +170,9 @@ def new_ids(conn: Connection, table: Table, n: int) -> list[int]:
         return list(conn.exec_driver_sql(
             f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, %(n)s)", {"n": n}
         ).scalars())
-    dbapi = conn.connection.dbapi_connection
-    if not dbapi.in_transaction:
-        dbapi.execute("BEGIN IMMEDIATE")
-    top = dbapi.execute(f"SELECT coalesce(max(id), 0) FROM {table.name}").fetchone()[0]
+    if not conn.connection.dbapi_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    top = conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table.name}").scalar_one()
     return list(range(top + 1, top + 1 + n))
 
 

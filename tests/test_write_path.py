@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -65,9 +66,9 @@ def run_all(group: GroupCommit, sessions: dict[str, FakeSession]) -> dict[str, o
     assert sessions[first].first_commit_started.wait(10)
     for name in rest:  # queue up behind the first commit
         threads[name].start()
-    deadline = threading.Event()
-    while len(group._waiting) < len(rest) and not deadline.wait(0.01):
-        pass
+    deadline = time.monotonic() + 10
+    while len(group._waiting) < len(rest) and time.monotonic() < deadline:
+        time.sleep(0.01)
     sessions[first].hold_first_commit.set()
     for t in threads.values():
         t.join(10)
