@@ -54,6 +54,7 @@ def describe_method(rollup: Rollup, *, level: float, alpha: float, min_n: int, i
         "weights": dict(rollup.weights),
         "overall_item": rollup.overall_item,
         "rollup_note": rollup.note.vi if rollup.note else None,
+        "comparability": rollup.comparability.vi if rollup.comparability else None,
         "interval": f"Wilson {level:.0%}; indices use a conservative effective n (analysis/figures.py)",
         "verdict": f"exact one-sided binomial test, alpha={alpha}; n < {min_n}: 'Chưa đủ dữ liệu'; "
                    "Holm within each target",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,8 @@ class Item:
     show_if: Condition | None = None
     role: str | None = None
     verify: str | None = None
+    origin: str = "official"  # official | adapted (official content, reworded) | added by the product
+    ref: str | None = None  # the item's number or letter in the official instrument ("a", "đ", "Câu 9.15", "G3")
 
     @cached_property  # asked for every item of every submission
     def valid_codes(self) -> frozenset[int]:
@@ -125,6 +127,29 @@ class Rollup:
     overall_item: str | None = None
     comprehensive: bool = False
     note: Text | None = None
+    # Set by the loader when an official index's criteria were changed (no-opinion answers, added
+    # filters or criteria): every report prints it, because the figures then measure something else.
+    comparability: Text | None = None
+
+
+@dataclass(frozen=True)
+class Header:
+    """What officers expect above and below the questions (BNV and MoH forms all carry it)."""
+
+    heading: Text
+    confidentiality: Text
+    instruction: Text
+    thanks: Text
+    issuer: Text | None = None
+    purpose: Text | None = None
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """One way the form departs from its official instrument: `kind` is added, adapted or no_opinion."""
+
+    item: str
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -139,6 +164,10 @@ class Questionnaire:
     intro: Text | None = None
     source_note: str | None = None
     estimated_minutes: int | None = None
+    header: Header | None = None
+    legacy: bool = False
+    official_index: bool = False
+    no_opinion_official: bool = False
     definition: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     @cached_property  # walked by every submit: built once
@@ -155,6 +184,15 @@ class Questionnaire:
     def criteria(self) -> tuple[Item, ...]:
         """Satisfaction items of element sections: the inputs of the index."""
         return tuple(i for s in self.sections if s.element for i in s.items if i.type == "satisfaction")
+
+    @cached_property
+    def deviations(self) -> tuple[Deviation, ...]:
+        """Items the product added or reworded, and criteria given a 'no opinion' answer the
+        official form does not have: what an officer must know before comparing figures."""
+        out = [Deviation(i.key, i.origin) for i in self.items if i.origin != "official"]
+        if not self.no_opinion_official:
+            out += [Deviation(i.key, "no_opinion") for i in self.items if i.no_opinion]
+        return tuple(out)
 
     def structure(self) -> list[dict[str, Any]]:
         """item → element table (rows of plain dicts) for the analysis package."""
@@ -282,11 +320,56 @@ def _build(data: dict, source: str) -> Questionnaire:
         sections.append(Section(s["key"], _text(s["title"]), tuple(items), _text(s.get("help")), bool(s.get("element"))))
 
     rollup = _build_rollup(data.get("rollup"), sections, coded, source)
+    src = data["source"]
+    if rollup is not None and src.get("official_index"):
+        rollup = replace(rollup, comparability=_comparability(sections, bool(src.get("no_opinion_official"))))
+    head = data.get("header")
     return Questionnaire(
         key=data["key"], version=data["version"], title=_text(data["title"]),
         source_document=data["source"]["document"], source_note=data["source"].get("note"),
         sections=tuple(sections), rollup=rollup, kind=data.get("kind"), intro=_text(data.get("intro")),
         estimated_minutes=data.get("estimated_minutes"), definition=data,
+        header=Header(
+            heading=_text(head["heading"]), confidentiality=_text(head["confidentiality"]),
+            instruction=_text(head["instruction"]), thanks=_text(head["thanks"]),
+            issuer=_text(head.get("issuer")), purpose=_text(head.get("purpose")),
+        ) if head else None,
+        legacy=bool(src.get("legacy")), official_index=bool(src.get("official_index")),
+        no_opinion_official=bool(src.get("no_opinion_official")),
+    )
+
+
+def _comparability(sections: list[Section], no_opinion_official: bool) -> Text | None:
+    """The 'not comparable' sentence for an official index whose criteria this form changed:
+    a 'no opinion' answer or a product filter changes who is in each denominator."""
+    items = {i.key: i for s in sections for i in s.items}
+
+    def added_filter(item: Item) -> bool:
+        while item.show_if is not None:
+            item = items[item.show_if.item]
+            if item.origin == "added":
+                return True
+        return False
+
+    criteria = [i for s in sections if s.element for i in s.items if i.type == "satisfaction"]
+    no_opinion = [i.key for i in criteria if i.no_opinion and not no_opinion_official]
+    filtered = [i.key for i in criteria if added_filter(i)]
+    added = [i.key for i in criteria if i.origin == "added"]
+    if not (no_opinion or filtered or added):
+        return None
+    vi, en = [], []
+    if no_opinion:
+        vi.append(f"có thêm lựa chọn “Không có ý kiến” ở {', '.join(no_opinion)}")
+        en.append(f"a 'no opinion' answer was added to {', '.join(no_opinion)}")
+    if filtered:
+        vi.append(f"chỉ hỏi sau câu lọc do phần mềm thêm ở {', '.join(filtered)}")
+        en.append(f"{', '.join(filtered)} are asked only after a filter the product added")
+    if added:
+        vi.append(f"có tiêu chí không thuộc phiếu chính thức: {', '.join(added)}")
+        en.append(f"criteria not in the official form: {', '.join(added)}")
+    return Text(
+        "Số liệu của phiếu này KHÔNG so sánh được với chỉ số chính thức: " + "; ".join(vi) + ".",
+        "These figures are NOT comparable with the official index: " + "; ".join(en) + ".",
     )
 
 
@@ -321,7 +404,7 @@ def _build_item(raw: dict, section: str, source: str, where: str) -> Item:
         min=raw.get("min"), max=raw.get("max"),
         max_length=raw.get("max_length", 200 if kind == "text" else 2000 if kind == "textarea" else None),
         show_if=Condition(cond["item"], tuple(cond["in"])) if cond else None,
-        role=raw.get("role"), verify=raw.get("verify"),
+        role=raw.get("role"), verify=raw.get("verify"), origin=raw.get("origin", "official"), ref=raw.get("ref"),
     )
 
 
