@@ -7,7 +7,7 @@ FLASK  := $(VENV)/bin/flask --app wsgi
 PORT   ?= 5000
 HOST   ?= 127.0.0.1
 
-.PHONY: run test install install-dev serve clean
+.PHONY: run test install install-dev serve clean translations
 
 $(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV) || { echo "Cannot create a virtualenv: on Debian run 'apt-get install python3-venv' first."; exit 1; }
@@ -33,6 +33,19 @@ run: install
 
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Translations (README § Translations): extract the marked Vietnamese strings from survey/ and
+# templates/ (babel.cfg), merge them into every language's .po (new ones empty, changed ones
+# fuzzy, removed ones dropped), compile the .mo files. The .po and .mo are both committed.
+BABEL          := $(VENV)/bin/pybabel
+CATALOGUES     := survey/translations
+BABEL_KEYWORDS := --no-default-keywords -k _ -k N_ -k gettext -k lazy_gettext -k ngettext:1,2
+POT            := $(VENV)/messages.pot
+
+translations: install
+	$(BABEL) extract -F babel.cfg $(BABEL_KEYWORDS) --add-location=file --project=SIPAS --version=1 -o $(POT) survey templates
+	$(BABEL) update -i $(POT) -d $(CATALOGUES) --ignore-obsolete --ignore-pot-creation-date
+	$(BABEL) compile -d $(CATALOGUES) --statistics
 
 clean:
 	rm -rf $(VENV) instance/survey.sqlite3*

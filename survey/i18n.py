@@ -1,10 +1,16 @@
-"""Vietnamese first, English second.
+"""Vietnamese first, English second: gettext catalogues on Flask-Babel.
 
-Source strings are written in Vietnamese in code and templates (wrapped in `_()`); English comes
-from small YAML catalogues in survey/translations/, one per area of the app, so no
-compile step is needed and each area owns its file. A test checks that every `_()`
-string has an English entry. Numbers and dates use Babel's Vietnamese locale
-(92,5% · 21/11/2026) in both languages, as officials expect.
+Source strings are Vietnamese, written in code and templates inside `_()` with `{name}`
+placeholders (str.format, so translators see names, not %s). English comes from the gettext
+catalogue translations/en/LC_MESSAGES/messages.po, compiled to messages.mo; both are committed,
+so the app works however it is started (`make translations` extracts, merges and compiles;
+README § Translations). Each compiled catalogue is read once per process, when the app is
+created, and a lookup is one dict access; Vietnamese, the source, needs no catalogue, so the
+default path never looks one up. Flask-Babel is the extension the rest of Flask sees: it asks
+`get_locale` for the request's language (flask_babel.get_locale()). `_()` reads the same
+catalogue directly, so it also works outside an app (pure functions under test, CLI).
+Numbers and dates use Babel's Vietnamese locale (92,5% · 21/11/2026) in both languages, as
+officials expect.
 """
 from __future__ import annotations
 
@@ -12,34 +18,43 @@ from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
-import yaml
 from babel.numbers import format_decimal
+from babel.support import Translations
 from flask import Flask, Response, g, has_request_context, request
+from flask_babel import Babel, LazyString
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 LANGUAGES = ("vi", "en")
+SOURCE = "vi"
 COOKIE = "lang"
+DOMAIN = "messages"
 CATALOGUE_DIR = Path(__file__).resolve().parent / "translations"
 
 
+def catalogue_path(locale: str, suffix: str = ".po") -> Path:
+    """Where a language's catalogue lives (.po for translators, .mo for the app)."""
+    return CATALOGUE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}{suffix}"
+
+
 @cache
-def english() -> dict[str, str]:
-    """vi → en, merged from every catalogue file; a key defined twice differently is a bug."""
-    merged: dict[str, str] = {}
-    for path in sorted(CATALOGUE_DIR.glob("*.yaml")):
-        for vi, en in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).items():
-            if vi in merged and merged[vi] != en:
-                raise ValueError(f"{path.name}: '{vi}' already translated differently")
-            merged[vi] = en
-    return merged
+def translations(locale: str) -> Translations:
+    """A language's compiled catalogue, read once per process; a missing file is an error, not
+    a page silently left in Vietnamese."""
+    path = catalogue_path(locale, ".mo")
+    try:
+        with path.open("rb") as mo:
+            return Translations(mo, domain=DOMAIN)
+    except FileNotFoundError:
+        raise RuntimeError(f"{path} is missing: run `make translations` (it compiles the .po)") from None
 
 
 def get_locale() -> str:
     if not has_request_context():
-        return "vi"
+        return SOURCE
     if "locale" not in g:
         asked = request.args.get("lang") or _posted_lang() or request.cookies.get(COOKIE)
-        g.locale = asked if asked in LANGUAGES else "vi"
+        g.locale = asked if asked in LANGUAGES else SOURCE
     return g.locale
 
 
@@ -56,12 +71,35 @@ def _posted_lang() -> str | None:
 
 def gettext(text: str, **values: object) -> str:
     """Translate a Vietnamese source string to the request's language, then fill {placeholders}."""
-    if get_locale() == "en":
-        text = english().get(text, text)
+    locale = get_locale()
+    if locale != SOURCE:
+        text = translations(locale).gettext(text)
     return text.format(**values) if values else text
 
 
 _ = gettext
+
+
+def ngettext(singular: str, plural: str, n: int, **values: object) -> str:
+    """gettext for a count: English picks its singular or plural form; {n} is filled in.
+    Vietnamese has one form, so the source passes the same text twice."""
+    locale = get_locale()
+    text = (singular if n == 1 else plural) if locale == SOURCE else translations(locale).ngettext(singular, plural, n)
+    return text.format(n=n, **values)
+
+
+class LazyText(LazyString):
+    """Flask-Babel's lazy string, escaped when put into HTML (Flask-Babel's own marks itself
+    safe, which would let a placeholder's value through unescaped)."""
+
+    def __html__(self) -> Markup:
+        return escape(str(self))
+
+
+def lazy_gettext(text: str, **values: object) -> LazyText:
+    """A string defined at import time (form labels, module constants), translated each time
+    it is shown, in the language of the request showing it."""
+    return LazyText(gettext, text, **values)
 
 
 def N_(text: str) -> str:
@@ -85,7 +123,18 @@ def format_date(value: date | datetime | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(_=gettext, get_locale=get_locale, LANGUAGES=LANGUAGES)
+    for locale in LANGUAGES:
+        if locale != SOURCE:
+            translations(locale)  # read now, once, and refuse to start without it
+    # configure_jinja=False: templates use our `_` ({name} placeholders), not Jinja's i18n
+    # extension (%(name)s); a {% trans %} block is therefore a template error, not a silent mix.
+    Babel(app, configure_jinja=False, default_locale=SOURCE, default_domain=DOMAIN,
+          default_translation_directories=str(CATALOGUE_DIR), locale_selector=get_locale)
+    # Flask-WTF would otherwise load WTForms' own catalogue on every request that shows one of
+    # its messages; it has no Vietnamese, and our forms' messages are our own strings.
+    app.config.setdefault("WTF_I18N_ENABLED", False)
+    app.jinja_env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext,
+                                 get_locale=get_locale, LANGUAGES=LANGUAGES)
     app.jinja_env.filters.update(pct=format_pct, num=format_number, vdate=format_date)
 
     @app.after_request
