@@ -1,0 +1,150 @@
+"""`flask users`: staff accounts from the server's shell, for the first administrator and for
+when no administrator can log in. Every change is audited like its web counterpart."""
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import db
+from ..models import StaffUser, Unit
+from ..staff import accounts, audit, scope
+
+users_cli = AppGroup("users", help="Staff accounts: create, disable, enable, reset, list, grant.")
+ROLE = click.Choice(sorted(scope.ROLES))
+
+
+def _user(session: Session, login: str) -> StaffUser:
+    user = accounts.by_login(session, login)
+    if user is None:
+        raise click.ClickException(f"no account '{login}' (see: flask --app wsgi users list)")
+    return user
+
+
+def _unit(session: Session, code: str | None) -> Unit | None:
+    if not code:
+        return None
+    unit = session.scalar(select(Unit).filter_by(code=code))
+    if unit is None:
+        raise click.ClickException(f"no unit with code '{code}'")
+    return unit
+
+
+def _grant(session: Session, user: StaffUser, role: str, unit: Unit | None) -> None:
+    try:
+        scope.grant(session, user, role, unit, None)
+    except scope.ScopeError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record(session, "role_granted", actor_login="cli", unit=unit, target=user.login, role=role)
+
+
+@users_cli.command("create")
+@click.argument("login")
+@click.option("--name", "full_name", required=True, help="Full name, e.g. \"Nguyễn Văn A\".")
+@click.option("--role", type=ROLE, default=None, help="Grant this role at once.")
+@click.option("--unit", "unit_code", default=None, help="Unit code the role applies to (and the units below it).")
+def users_create(login: str, full_name: str, role: str | None, unit_code: str | None) -> None:
+    """Create account LOGIN with a one-time password (printed once; changed at first log-in)."""
+    session = db.get_session()
+    try:
+        user, password = accounts.create_user(session, login, full_name)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record(session, "user_created", actor_login="cli", target=user.login)
+    if role:
+        _grant(session, user, role, _unit(session, unit_code))
+    session.commit()
+    click.echo(f"login:    {user.login}\none-time password: {password}\n"
+               "Shown once; it must be changed at the first log-in.")
+
+
+@users_cli.command("grant")
+@click.argument("login")
+@click.option("--role", type=ROLE, required=True)
+@click.option("--unit", "unit_code", default=None, help="Unit code (not for system_admin).")
+def users_grant(login: str, role: str, unit_code: str | None) -> None:
+    """Grant LOGIN a role on a unit and the units below it."""
+    session = db.get_session()
+    user = _user(session, login)
+    _grant(session, user, role, _unit(session, unit_code))
+    session.commit()
+    click.echo(f"{user.login}: {role}" + (f" on {unit_code}" if unit_code else ""))
+
+
+@users_cli.command("disable")
+@click.argument("login")
+def users_disable(login: str) -> None:
+    """Disable LOGIN; its open sessions end at their next request."""
+    session = db.get_session()
+    user = _user(session, login)
+    accounts.set_active(session, user, False)
+    audit.record(session, "user_disabled", actor_login="cli", target=user.login)
+    session.commit()
+    click.echo(f"{user.login}: disabled")
+
+
+@users_cli.command("enable")
+@click.argument("login")
+def users_enable(login: str) -> None:
+    """Enable LOGIN again."""
+    session = db.get_session()
+    user = _user(session, login)
+    accounts.set_active(session, user, True)
+    audit.record(session, "user_enabled", actor_login="cli", target=user.login)
+    session.commit()
+    click.echo(f"{user.login}: enabled")
+
+
+@users_cli.command("reset")
+@click.argument("login")
+def users_reset(login: str) -> None:
+    """A new one-time password for LOGIN (printed once); its open sessions end."""
+    session = db.get_session()
+    user = _user(session, login)
+    password = accounts.reset_password(session, user)
+    audit.record(session, "password_reset", actor_login="cli", target=user.login)
+    session.commit()
+    click.echo(f"login:    {user.login}\none-time password: {password}\n"
+               "Shown once; it must be changed at the next log-in.")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """Accounts with their state and roles."""
+    session = db.get_session()
+    for user in session.scalars(select(StaffUser).order_by(StaffUser.login)):
+        roles = ", ".join(g.role + (f"@{g.unit.code}" if g.unit else "") for g in user.roles) or "-"
+        state = "active" if user.active else "disabled"
+        pending = " (password change pending)" if user.must_change_password else ""
+        click.echo(f"{user.login:<24} {state:<9} {roles}{pending}  {user.full_name}")
+
+
+@users_cli.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when any account exists (for make run).")
+def users_demo(if_empty: bool) -> None:
+    """A demo system administrator and a demo reader of one commune, with generated passwords."""
+    session = db.get_session()
+    if accounts.count_users(session):
+        if if_empty:
+            click.echo("Staff accounts exist already: no demo accounts created (flask --app wsgi users list).")
+            return
+        raise click.ClickException("staff accounts exist already")
+    commune = session.scalar(select(Unit).where(Unit.kind.in_(("commune", "ward")), Unit.active).order_by(Unit.path))
+    if commune is None:
+        raise click.ClickException("no commune or ward in the unit tree: load demo data first (flask --app wsgi demo load)")
+    admin, admin_pw = accounts.create_user(session, "quantri", "Quản trị hệ thống (demo)")
+    _grant(session, admin, "system_admin", None)
+    reader, reader_pw = accounts.create_user(session, "xem.baocao", f"Cán bộ xem báo cáo – {commune.name} (demo)")
+    _grant(session, reader, "reader", commune)
+    for user in (admin, reader):
+        audit.record(session, "user_created", actor_login="cli", target=user.login, demo=True)
+    session.commit()
+    click.echo("Staff log-in: /staff/login (each one-time password must be changed at the first log-in)")
+    click.echo(f"  system administrator: {admin.login} / {admin_pw}")
+    click.echo(f"  reader of {commune.name} ({commune.code}): {reader.login} / {reader_pw}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(users_cli)

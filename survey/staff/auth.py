@@ -1,0 +1,96 @@
+"""Flask-Login wiring: who the session cookie says the user is, and when that no longer holds.
+
+The cookie (Flask's signed session: HttpOnly, SameSite=Lax, Secure behind HTTPS) carries the
+account id, its session version and when the user logged in. A session ends when the account
+is disabled or its password changes (the version moves), after STAFF_SESSION_HOURS since log-in,
+or after STAFF_IDLE_MINUTES without a request. A tampered cookie fails its signature and
+counts as no session at all.
+"""
+from __future__ import annotations
+
+import time
+
+from flask import Flask, current_app, flash, g, redirect, request, session, url_for
+from flask_login import LoginManager, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from ..db import get_session
+from ..i18n import N_, _
+from ..models import StaffUser
+
+login_manager = LoginManager()
+
+DEFAULTS = {"STAFF_SESSION_HOURS": 10, "STAFF_IDLE_MINUTES": 60}
+LOGIN_AT, SEEN_AT = "staff_login_at", "staff_seen_at"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> StaffUser | None:
+    try:
+        ident, version = (int(part) for part in user_id.split(":"))
+    except ValueError:
+        return None
+    now = time.time()
+    hours = current_app.config.get("STAFF_SESSION_HOURS", DEFAULTS["STAFF_SESSION_HOURS"])
+    idle = current_app.config.get("STAFF_IDLE_MINUTES", DEFAULTS["STAFF_IDLE_MINUTES"])
+    if now - session.get(LOGIN_AT, 0) > hours * 3600 or now - session.get(SEEN_AT, 0) > idle * 60:
+        g.staff_session_end = "expired"
+        return None
+    user = get_session().get(StaffUser, ident)
+    if user is None or user.session_version != version:
+        g.staff_session_end = "ended"
+        return None
+    if not user.active:
+        g.staff_session_end = "disabled"
+        g.staff_disabled_user = user
+        return None
+    if now - session.get(SEEN_AT, 0) > 60:  # rewrite the cookie at most once a minute
+        session[SEEN_AT] = now
+    return user
+
+
+def start_session(user: StaffUser) -> None:
+    """Log `user` in on a fresh session (nothing from before the log-in is carried over)."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    session[LOGIN_AT] = session[SEEN_AT] = time.time()
+    login_user(user)
+
+
+def end_session() -> None:
+    logout_user()
+    session.clear()
+
+
+END_MESSAGES = {
+    "expired": N_("Phiên làm việc đã hết hạn. Vui lòng đăng nhập lại."),
+    "ended": N_("Phiên làm việc đã kết thúc (mật khẩu vừa được đổi hoặc cấp lại). Vui lòng đăng nhập lại."),
+    "disabled": N_("Tài khoản này đã bị khoá. Vui lòng liên hệ quản trị hệ thống."),
+}
+
+
+@login_manager.unauthorized_handler
+def unauthorized() -> Response:
+    """No valid session: back to the log-in page, saying why, and returning here after it."""
+    reason = g.get("staff_session_end")
+    if reason == "disabled":
+        from . import audit
+
+        db = get_session()
+        audit.record(db, "session_refused", actor=g.staff_disabled_user, target=request.path)
+        db.commit()
+    if reason:
+        session.pop("_user_id", None)
+    flash(_(END_MESSAGES[reason]) if reason else _("Vui lòng đăng nhập để tiếp tục."), "info")
+    nxt = request.full_path if request.method == "GET" else None
+    return redirect(url_for("staff.login", next=nxt.rstrip("?") if nxt else None))
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    for name, value in DEFAULTS.items():
+        app.config.setdefault(name, value)
