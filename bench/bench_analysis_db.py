@@ -5,7 +5,7 @@
 For each size: a fresh database (SQLite: temp dir, or DIR/<size>.sqlite3 kept and reused with
 --keep; PostgreSQL: one database per size in a throwaway cluster, VACUUM ANALYZE after loading
 as autovacuum would do) gets the demo province and that many responses from
-survey.demo.generate_responses (progress printed), the maintained counts and signatures are
+survey.ops.demo.generate_responses (progress printed), the maintained counts and signatures are
 refreshed (time printed), then the standard report of sipas-2017 (every unit of the tree ×
 every field × 5 elements × 22 criteria + the overall item, Wilson intervals, verdicts against
 the targets) is timed by year and by month, and at the largest size the ad-hoc breakdown by
@@ -44,8 +44,10 @@ def build(url: str, size: int) -> None:
     from sqlalchemy import text
 
     from questionnaires.loader import bundled_paths, load_file
-    from survey import catalog, counts, demo
+    from survey import catalog
     from survey.db import Base, engine, get_session
+    from survey.ops import demo
+    from survey.reporting import counts
 
     app = app_for(url)
     with app.app_context():
@@ -90,7 +92,9 @@ def measure(url: str, what: str) -> dict:
     """One measurement, three runs, in this (fresh) process."""
     from analysis import figures
     from survey.db import get_session
-    from survey.reports import Selection, breakdown, standard_report
+    from survey.reporting.breakdowns import breakdown
+    from survey.reporting.selection import Selection
+    from survey.reporting.standard import standard_report
 
     app = app_for(url)
     times = []

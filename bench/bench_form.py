@@ -29,12 +29,11 @@ from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
 from sqlalchemy import text
+from .common import database, machine
 
 from questionnaires.loader import load_file
-from survey.db import make_engine
-
 from . import loadgen
-from .common import database, machine
+from survey.db import make_engine
 
 POST_LUA = r'''
 local threads, counter = {}, 0

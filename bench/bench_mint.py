@@ -17,8 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import registry_app  # noqa: E402
-from survey import credentials, registry  # noqa: E402
 from survey.db import get_session  # noqa: E402
+from survey.qr import credentials
+from survey.registry import units  # noqa: E402
 
 
 def run(client, key: str, n: int, prefix: str, query: str = "") -> str:
@@ -43,7 +44,7 @@ def main() -> None:
         app = registry_app(tmp, url)
         with app.app_context():
             session = get_session()
-            unit = registry.add_unit(session, "11953", "Phường Phố Hiến", "ward")
+            unit = units.add_unit(session, "11953", "Phường Phố Hiến", "ward")
             _cred, key = credentials.issue(session, unit)
             session.commit()
         client = app.test_client()

@@ -18,9 +18,10 @@ from sqlalchemy import select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import registry_app  # noqa: E402
-from survey import posters, registry  # noqa: E402
 from survey.db import get_session  # noqa: E402
 from survey.models import Field, Unit  # noqa: E402
+from survey.qr import posters
+from survey.registry import units  # noqa: E402
 
 
 def main() -> None:
@@ -33,12 +34,12 @@ def main() -> None:
         with app.app_context():
             session = get_session()
             field_rows = list(session.scalars(select(Field).order_by(Field.id).limit(3)))
-            root = registry.add_unit(session, "33", "Tỉnh Hưng Yên", "province")
+            root = units.add_unit(session, "33", "Tỉnh Hưng Yên", "province")
             per_unit = 10
             for u in range((args.count + per_unit - 1) // per_unit):
-                unit = registry.add_unit(session, f"{11000 + u:05d}", f"Ủy ban nhân dân xã Số {u + 1}", "commune", root)
+                unit = units.add_unit(session, f"{11000 + u:05d}", f"Ủy ban nhân dân xã Số {u + 1}", "commune", root)
                 for c in range(min(per_unit, args.count - u * per_unit)):
-                    registry.add_counter(session, unit, f"Q{c + 1:02d}", f"Bộ phận Một cửa – Quầy {c + 1}",
+                    units.add_counter(session, unit, f"Q{c + 1:02d}", f"Bộ phận Một cửa – Quầy {c + 1}",
                                          "counter-quick", field_rows)
             session.commit()
             root = session.get(Unit, root.id)

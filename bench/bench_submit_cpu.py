@@ -17,10 +17,10 @@ import tempfile
 import time
 from urllib.parse import urlencode
 
-from questionnaires.loader import load_file
-
-from . import loadgen
 from .common import database, machine
+
+from questionnaires.loader import load_file
+from . import loadgen
 
 
 def main() -> int:

@@ -44,8 +44,9 @@ def machine() -> str:
 
 def registry_app(tmp: str, database_url: str | None = None):
     """An app on a fresh schema with the bundled fields and procedures, for in-process benches."""
-    from survey import create_app, registry
+    from survey import create_app
     from survey.db import Base, engine, get_session
+    from survey.registry import units
 
     app = create_app({"TESTING": True, "SECRET_KEY": "bench", "PUBLIC_BASE_URL": "https://hailong.hungyen.gov.vn",
                       "DATABASE_URL": database_url or f"sqlite:///{tmp}/bench.sqlite3"})
@@ -53,7 +54,7 @@ def registry_app(tmp: str, database_url: str | None = None):
     with app.app_context():
         Base.metadata.create_all(engine())
         session = get_session()
-        registry.load_fields(session)
-        registry.load_procedures(session)
+        units.load_fields(session)
+        units.load_procedures(session)
         session.commit()
     return app

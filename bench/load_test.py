@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import loadgen
 from .common import database, machine
+
+from . import loadgen
 
 
 def main() -> int:

@@ -25,11 +25,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from sqlalchemy import text
+from .pgcluster import free_port
 
 from questionnaires.loader import Questionnaire, load_file
 from survey.db import make_engine
-
-from .pgcluster import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -38,7 +38,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
 
     from . import compress, db, errors, i18n
-    from .forms import csrf
+    from .security import csrf
 
     db.init_app(app)
     csrf.init_app(app)
@@ -47,14 +47,27 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     compress.init_app(app)
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
 
-    from . import api, cli, cli_analysis, cli_registry, health, public
+    from .citizen import views as citizen
+    from .commands import analysis as analysis_cli
+    from .commands import core as core_cli
+    from .commands import registry as registry_cli
+    from .ops import health
+    from .qr import api
+    from .commands import users as users_cli
+    from .staff import auth as staff_auth
+    from .staff import registry_pages as staff_registry
+    from .staff import views as staff
 
-    app.register_blueprint(public.bp)
+    app.register_blueprint(citizen.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
-    cli.init_app(app)
-    cli_registry.init_app(app)
-    cli_analysis.init_app(app)
+    staff_auth.init_app(app)
+    app.register_blueprint(staff.bp)
+    app.register_blueprint(staff_registry.bp)
+    users_cli.init_app(app)
+    core_cli.init_app(app)
+    registry_cli.init_app(app)
+    analysis_cli.init_app(app)
     return app
 
 

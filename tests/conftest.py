@@ -24,8 +24,7 @@ from sqlalchemy.engine import make_url
 
 from bench.pgcluster import PostgresCluster
 from questionnaires.loader import Questionnaire, bundled_paths, load_file
-from survey import create_app
-from survey import catalog
+from survey import catalog, create_app
 from survey.db import Base, engine, get_session, normalize_url
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,9 +19,10 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from questionnaires.loader import load_file
-from survey import credentials, registry
 from survey.db import get_session
 from survey.models import Field, Procedure, Response
+from survey.qr import credentials
+from survey.registry import units
 from tests.conftest import FormPage
 from tests.formdata import answers_for, post_body
 
@@ -50,13 +51,13 @@ class Place:
 def place(app) -> Place:
     with app.app_context():
         session = get_session()
-        registry.load_fields(session)
-        registry.load_procedures(session)
+        units.load_fields(session)
+        units.load_procedures(session)
         fields = {f.code: f for f in session.scalars(select(Field))}
-        province = registry.add_unit(session, "33", "Tỉnh Hưng Yên", "province")
-        commune = registry.add_unit(session, "11953", "Phường Phố Hiến", "ward", province)
-        single = registry.add_counter(session, commune, "MC1", "Quầy 1 – Đất đai", "counter-quick", [fields["dat-dai"]])
-        multi = registry.add_counter(session, commune, "MC2", "Quầy 2 – Tư pháp", "counter-quick",
+        province = units.add_unit(session, "33", "Tỉnh Hưng Yên", "province")
+        commune = units.add_unit(session, "11953", "Phường Phố Hiến", "ward", province)
+        single = units.add_counter(session, commune, "MC1", "Quầy 1 – Đất đai", "counter-quick", [fields["dat-dai"]])
+        multi = units.add_counter(session, commune, "MC2", "Quầy 2 – Tư pháp", "counter-quick",
                                      [fields["tu-phap-ho-tich"], fields["chung-thuc"]])
         credential, api_key = credentials.issue(session, commune)
         session.commit()

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from survey import credentials
 from survey.db import get_session
 from survey.models import Unit, UnitCredential
+from survey.qr import credentials
 from tests.qrkit import decode_png, decode_svg, offline_link, path_of, place, responses, submit, tag_lines  # noqa: F401
 
 URL = "/api/v1/dossier-links"

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from survey import create_app
-from survey.backup import fingerprint
 from survey.db import engine, get_session
 from survey.models import Response
+from survey.ops.backup import fingerprint
 
 
 class Site:
@@ -125,7 +125,7 @@ def test_backup_is_consistent_while_citizens_keep_submitting(sites, tmp_path, db
     errors: list[BaseException] = []
 
     def write() -> None:
-        from survey import demo
+        from survey.ops import demo
         try:
             with source.app.app_context():
                 session = get_session()

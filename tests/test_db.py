@@ -8,7 +8,14 @@ from sqlalchemy import DateTime, select, text
 
 from survey import create_app
 from survey.db import (
-    Base, UTCDateTime, engine, get_report_session, get_session, make_engine, migration_connection, normalize_url,
+    Base,
+    UTCDateTime,
+    engine,
+    get_report_session,
+    get_session,
+    make_engine,
+    migration_connection,
+    normalize_url,
 )
 from survey.models import DossierToken, Unit
 

@@ -1,4 +1,4 @@
-"""The form builder (one field per item type) and the reading of a post (survey.submission):
+"""The form builder (one field per item type) and the reading of a post (survey.citizen.submission):
 validation, conditional resolution, and what no honest form could send."""
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from werkzeug.datastructures import MultiDict
 from wtforms import IntegerField, RadioField, SelectMultipleField, StringField, TextAreaField
 
 from questionnaires.loader import load_dict
-from survey.forms import build_form
-from survey.submission import BadSubmission, read
+from survey.citizen.forms import build_form
+from survey.citizen.submission import BadSubmission, read
 from tests.test_loader import BASE
 
 DEF = copy.deepcopy(BASE)

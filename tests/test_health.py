@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+
 import pytest
 from sqlalchemy.engine import make_url
 

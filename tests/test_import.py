@@ -11,9 +11,10 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from questionnaires.loader import load_dict
-from survey import catalog, registry
+from survey import catalog
 from survey.db import get_session
 from survey.models import Answer, Counter, Field, IdempotencyKey, Procedure, Response, ResponseFlag, Unit
+from survey.registry import units as registry
 from tests.test_loader import BASE
 from tests.test_reports import SIPAS_CRITERIA, build_units
 
@@ -275,7 +276,8 @@ def test_imported_forms_are_flagged_like_web_ones_and_reach_the_reports(app, run
     with app.app_context():
         session = get_session()
         reasons = session.scalars(select(ResponseFlag.reason)).all()
-        from survey.reports import Selection, counts_frame
+        from survey.reporting.selection import Selection
+        from survey.reporting.standard import counts_frame
         frame = counts_frame(session, Selection("sipas-2017", since=date(2025, 3, 1), until=date(2025, 3, 31)),
                              refresh_first=False)
     assert reasons == ["straightline"]

@@ -15,7 +15,7 @@ from sqlalchemy import inspect
 import survey.models  # noqa: F401
 from bench.pgcluster import free_port
 from survey import create_app
-from survey.cli import alembic_config
+from survey.commands.core import alembic_config
 from survey.db import Base, engine, migration_connection
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from survey import posters
 from survey.db import get_session
 from survey.models import Counter
+from survey.qr import posters
 from tests.qrkit import BASE, decode_image, path_of, pdf_pages, place, responses, submit, tag_lines  # noqa: F401
 
 # PDF points (1/72 in): A6 105 × 148 mm, A4 210 × 297 mm.

@@ -3,19 +3,19 @@ from __future__ import annotations
 
 from werkzeug.datastructures import MultiDict
 
-from survey import qr
 from survey.db import get_session
-from survey.registry import PUBLIC_CODE_ALPHABET, PUBLIC_CODE_LENGTH
 from survey.models import Counter
+from survey.qr import codes
+from survey.registry.units import PUBLIC_CODE_ALPHABET, PUBLIC_CODE_LENGTH
 from tests.conftest import FormPage
 from tests.formdata import answers_for, post_body
-from tests.qrkit import QUICK,  BASE, decode_png, decode_svg, path_of, place, responses, submit, tag_lines  # noqa: F401
+from tests.qrkit import BASE, QUICK, decode_png, decode_svg, path_of, place, responses, submit, tag_lines  # noqa: F401
 
 
 def test_counter_svg_and_png_decode_to_the_short_url(app, place):
     with app.app_context():
-        url = qr.counter_url(place.single_code, BASE)
-        svg, png = qr.qr_svg(url), qr.qr_png(url)
+        url = codes.counter_url(place.single_code, BASE)
+        svg, png = codes.qr_svg(url), codes.qr_png(url)
     assert url == f"{BASE}/c/{place.single_code}" and len(place.single_code) == PUBLIC_CODE_LENGTH
     assert set(place.single_code) <= set(PUBLIC_CODE_ALPHABET), "no look-alike characters to mistype"
     assert decode_svg(svg) == [url]
@@ -26,7 +26,7 @@ def test_counter_svg_and_png_decode_to_the_short_url(app, place):
 
 def test_decoded_single_field_counter_url_opens_tagged_form_and_stores_tags(app, client, place):
     with app.app_context():
-        url = decode_png(qr.qr_png(qr.counter_url(place.single_code, BASE)))[0]
+        url = decode_png(codes.qr_png(codes.counter_url(place.single_code, BASE)))[0]
     page = client.get(path_of(url))
     html = page.get_data(as_text=True)
     assert page.status_code == 200

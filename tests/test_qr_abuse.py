@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from werkzeug.datastructures import MultiDict
 
-from survey import abuse
+from survey import ratelimit
+from survey.citizen import abuse
 from survey.db import get_session
 from tests.conftest import FormPage
 from tests.formdata import answers_for, post_body
@@ -86,11 +87,11 @@ def test_hit_counts_per_fixed_window_on_this_database(app):
     with app.app_context():
         session = get_session()
         now = 1_800_000_000.0
-        assert [abuse.hit(session, "k", 60, now) for _ in range(3)] == [1, 2, 3]
-        assert abuse.hit(session, "k", 60, now + 60) == 1
-        assert abuse.hit(session, "other", 60, now) == 1
+        assert [ratelimit.hit(session, "k", 60, now) for _ in range(3)] == [1, 2, 3]
+        assert ratelimit.hit(session, "k", 60, now + 60) == 1
+        assert ratelimit.hit(session, "other", 60, now) == 1
         session.commit()
-        assert abuse.hit(session, "k", 60, now + 1) == 4
+        assert ratelimit.hit(session, "k", 60, now + 1) == 4
         session.rollback()
 
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from survey import credentials, dossiers
 from survey.db import get_session
 from survey.models import DossierToken, Unit, UnitCredential
+from survey.qr import credentials, dossiers
 from tests.conftest import FormPage
 from tests.formdata import answers_for, post_body
 from tests.qrkit import BASE, QUICK, decode_png, offline_link, path_of, place, responses, submit, tag_lines  # noqa: F401
@@ -257,13 +257,13 @@ def test_expires_at_is_end_of_day_in_vietnam():
 
 
 def test_decoded_png_link_from_mint_reaches_the_form(app, client, place):
-    from survey import qr
+    from survey.qr import codes
 
     with app.app_context():
         session = get_session()
         minted = dossiers.mint(session, credentials.by_key_id(session, place.key_id), "HS-QR", "", "ht-ket-hon", TODAY, 30)
         session.commit()
-        url = qr.dossier_url(minted.token, BASE)
-    [decoded] = decode_png(qr.qr_png(url))
+        url = codes.dossier_url(minted.token, BASE)
+    [decoded] = decode_png(codes.qr_png(url))
     assert decoded == url
     assert "Thủ tục: Đăng ký kết hôn" in tag_lines(client.get(path_of(decoded)).get_data(as_text=True))

@@ -6,9 +6,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from vietnam_provinces import Ward
 
-from survey import registry
 from survey.db import get_session
 from survey.models import Counter, Unit, UnitCredential
+from survey.registry import units as registry
 
 
 def write(path: Path, *lines: str) -> Path:

@@ -1,4 +1,4 @@
-"""survey.reports, the adapter from stored rows to analysis frames, and survey.counts.
+"""survey.reporting, the adapter from stored rows to analysis frames, and survey.reporting.counts.
 
 Every expected number is counted here, in Python, from the rows the test inserted (the
 `Ledger`), never taken from the code's own earlier output. Times sit on both sides of month
@@ -17,10 +17,14 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from questionnaires.loader import load_dict
-from survey import catalog, counts, registry
+from survey import catalog
 from survey.db import engine, get_session
 from survey.models import Answer, AnswerCount, Field, Response, ResponseFlag, Unit
-from survey.reports import UNTAGGED, ReportError, Selection, breakdown, counts_frame, standard_report
+from survey.registry import units as registry
+from survey.reporting import counts
+from survey.reporting.breakdowns import breakdown
+from survey.reporting.selection import UNTAGGED, ReportError, Selection
+from survey.reporting.standard import counts_frame, standard_report
 from tests.test_loader import BASE
 
 VN = timezone(timedelta(hours=7))

@@ -1,4 +1,4 @@
-"""Maintained response signatures (survey.signatures, survey.counts) and the breakdowns read from them.
+"""Maintained response signatures (survey.reporting.signatures, survey.reporting.counts) and the breakdowns read from them.
 
 Every breakdown is computed twice, from the maintained signatures and from the raw answers
 alone (`maintained=False`, an independent path: SQL over the answers table), and the two
@@ -16,10 +16,13 @@ import pytest
 from sqlalchemy import func, select
 
 from questionnaires.loader import load_dict
-from survey import catalog, counts, reports
+from survey import catalog
 from survey.db import get_session
 from survey.models import Answer, AnswerCount, Response, ResponseFlag, ResponseSignature, Unit
-from survey.reports import UNTAGGED, ReportError, Selection, breakdown, standard_report
+from survey.reporting import breakdowns, counts
+from survey.reporting.breakdowns import breakdown
+from survey.reporting.selection import UNTAGGED, ReportError, Selection
+from survey.reporting.standard import standard_report
 from tests.test_loader import BASE
 from tests.test_reports import ITEMS, RANGES, VN, build_units, insert, random_row, seed
 
@@ -131,7 +134,7 @@ def test_whole_months_are_read_from_the_signatures_only(app, rows, monkeypatch):
 
     with app.app_context():
         session = get_session()
-        monkeypatch.setattr(reports, "_signatures", raw)
+        monkeypatch.setattr(breakdowns, "_signatures", raw)
         breakdown(session, Selection("sipas-2017", since=date(2025, 2, 1), until=date(2025, 3, 31)), ("gender", "channel"))
         with pytest.raises(AssertionError, match="2025-03-01–2025-03-19"):  # a month cut short: its days are raw
             breakdown(session, Selection("sipas-2017", since=date(2025, 2, 1), until=date(2025, 3, 19)), ("gender",))

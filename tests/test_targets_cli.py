@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from survey.db import get_session
 from survey.models import PlanTarget
-from survey.reports import Selection, standard_report
+from survey.reporting.selection import Selection
+from survey.reporting.standard import standard_report
 from tests.test_reports import seed
 
 ROOT = Path(__file__).resolve().parent.parent

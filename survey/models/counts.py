@@ -1,4 +1,4 @@
-"""Maintained tables rebuilt month by month from the raw rows by survey.counts.refresh:
+"""Maintained tables rebuilt month by month from the raw rows by survey.reporting.counts.refresh:
 answer counts, which the standard report reads so its cost follows the number of cells
 (month × version × unit × field × source × flag × item × code), not the number of raw
 responses; and response signatures, which ad-hoc breakdowns read instead of the answers."""
@@ -15,12 +15,12 @@ from ..db import Base, BigId
 class AnswerCount(Base):
     __tablename__ = "answer_counts"
     # Covering, in the order reports read and group: a report scans one version's range of
-    # this index and sums flagged cells over their codes without sorting (survey.reports).
+    # this index and sums flagged cells over their codes without sorting (survey.reporting.standard).
     __table_args__ = (Index("ix_answer_counts_report", "version_id", "month", "unit_id", "field_id", "source",
                             "item_key", "flag_reason", "code", "n"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    month: Mapped[date] = mapped_column(Date)  # first day of the month, Vietnam time (survey.counts.VN)
+    month: Mapped[date] = mapped_column(Date)  # first day of the month, Vietnam time (survey.reporting.counts.VN)
     version_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_versions.id"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     field_id: Mapped[int | None] = mapped_column(ForeignKey("fields.id"))
@@ -33,7 +33,7 @@ class AnswerCount(Base):
 
 class ResponseSignature(Base):
     """One row per response that has coded answers: its tags, its first flag reason and all its
-    coded answers packed into four integers (layout: survey.counts.signature_layout, fixed by
+    coded answers packed into four integers (layout: survey.reporting.counts.signature_layout, fixed by
     the immutable questionnaire version).
 
     Per-response, not per-cell: counts by a demographic item at the grain of answer_counts

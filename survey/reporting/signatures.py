@@ -3,8 +3,8 @@
 Grouping a response's answer rows into one row follows the responses index and the answers
 index (response_id, item_key, code), so the database streams it without sorting, where a
 GROUP BY over items and codes sorts every answer; numpy then cross-tabulates the rows
-(`cells`). survey.counts stores one signature per response (response_signatures) and builds
-answer_counts from them; survey.reports reads stored signatures, or computes them from the
+(`cells`). survey.reporting.counts stores one signature per response (response_signatures) and builds
+answer_counts from them; survey.reporting.breakdowns reads stored signatures, or computes them from the
 raw rows for days the stored ones do not cover, for every ad-hoc breakdown.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy import BigInteger, ColumnElement, case, cast, func, literal_colu
 
 from questionnaires.loader import CODED_TYPES, Questionnaire
 
-from .models import Answer
+from ..models import Answer
 
 PART_BITS = 62  # per packed integer: sums of shifted codes stay below 2**63 on both databases
 NO_ANSWER = -(2 ** 62)  # a decoded code meaning "not answered" (numbers may be 0 or negative)

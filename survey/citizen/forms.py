@@ -2,7 +2,7 @@
 
 Each item type maps to a field factory in FIELD_FACTORIES. The fields render the questions
 (and, after a mistake, what the visitor entered with a message per item); what a post means
-is decided once, from the definition, by survey.submission.
+is decided once, from the definition, by survey.citizen.submission.
 """
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from flask_wtf import FlaskForm
-from flask_wtf.csrf import CSRFProtect
 from werkzeug.datastructures import MultiDict
 from wtforms import Field, HiddenField, IntegerField, RadioField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -20,8 +19,6 @@ from questionnaires.loader import Item, Questionnaire
 
 from .submission import Posted
 
-csrf = CSRFProtect()
-
 
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
@@ -29,7 +26,7 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class LenientInteger(IntegerField):
-    """A number input that shows back whatever was typed (survey.submission says what is wrong)."""
+    """A number input that shows back whatever was typed (survey.citizen.submission says what is wrong)."""
 
     def process_formdata(self, valuelist: list[str]) -> None:
         raw = valuelist[0].strip() if valuelist else ""
@@ -41,7 +38,7 @@ class LenientInteger(IntegerField):
 
 
 def _choice(item: Item, lang: str) -> dict[str, Any]:
-    # Codes are checked by survey.submission (a bad code is a 400, not a form error).
+    # Codes are checked by survey.citizen.submission (a bad code is a 400, not a form error).
     choices = [SelectChoice(code, label) for code, label in item.choices(lang)]
     return {"choices": choices, "coerce": int, "validate_choice": False}
 
@@ -58,7 +55,7 @@ FIELD_FACTORIES: dict[str, Callable[[Item, str], Field]] = {
 
 class QuestionnaireForm(FlaskForm):
     """Base of every built form: the hidden bookkeeping fields (all a fresh form renders per
-    request; the questions come pre-rendered, see survey.public)."""
+    request; the questions come pre-rendered, see survey.citizen.views)."""
 
     questionnaire: Questionnaire
     submission_id = HiddenField()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import db
+from .. import db
 
 bp = Blueprint("health", __name__)
 

@@ -12,9 +12,9 @@ import base64
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from . import credentials, dossiers, qr
-from .db import get_session
-from .forms import csrf
+from ..db import get_session
+from ..security import csrf
+from . import codes, credentials, dossiers
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # authenticated by API key, not by a browser session
@@ -57,13 +57,13 @@ def mint_dossier_link():
         session.rollback()
         return _error(409, "conflict", "this dossier already has a link with a different field, procedure or completion date")
     session.commit()
-    url = qr.dossier_url(minted.token)
+    url = codes.dossier_url(minted.token)
     status = 201 if minted.created else 200
     if fmt == "svg":
-        return Response(qr.qr_svg(url), status, mimetype="image/svg+xml")
+        return Response(codes.qr_svg(url), status, mimetype="image/svg+xml")
     if fmt == "png":
-        return Response(qr.qr_png(url), status, mimetype="image/png")
-    svg, png = qr.qr_svg_and_png(url)
+        return Response(codes.qr_png(url), status, mimetype="image/png")
+    svg, png = codes.qr_svg_and_png(url)
     return jsonify({
         "url": url, "token": minted.token, "dossier_code": minted.row.dossier_code,
         "created": minted.created, "used": minted.row.used_at is not None,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from analysis.targets import TARGETS_DIR, Target, TargetError, load_targets, parse_targets
 
-from .models import PlanTarget
+from ..models import PlanTarget
 
 
 @dataclass(frozen=True)

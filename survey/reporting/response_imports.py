@@ -30,10 +30,20 @@ from sqlalchemy.orm import Session
 
 from questionnaires.loader import Item, Questionnaire
 
-from . import quality
+from ..citizen import quality
+from ..models import (
+    Answer,
+    Counter,
+    Field,
+    IdempotencyKey,
+    Procedure,
+    QuestionnaireVersion,
+    Response,
+    ResponseFlag,
+    Unit,
+)
+from ..responses import answer_rows
 from .counts import VN
-from .models import Answer, Counter, Field, IdempotencyKey, Procedure, QuestionnaireVersion, Response, ResponseFlag, Unit
-from .responses import answer_rows
 
 TAG_COLUMNS = ("unit", "field", "procedure", "counter", "submitted_at", "channel", "source", "form_id")
 CHANNELS = ("web", "counter", "dossier", "paper", "phone", "post")

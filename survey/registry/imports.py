@@ -11,9 +11,10 @@ from typing import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import catalog, registry
-from .models import Counter, Field, Unit
-from .sheets import Report
+from .. import catalog
+from ..models import Counter, Field, Unit
+from ..sheets import Report
+from . import units
 
 UNIT_COLUMNS = ("code", "name", "kind")
 COUNTER_COLUMNS = ("unit_code", "code", "name", "questionnaire")
@@ -32,7 +33,7 @@ def import_units(session: Session, rows: Iterable[tuple[int, dict[str, str]]]) -
             "code is empty" if not code else
             f"code longer than {MAX_CODE} characters" if len(code) > MAX_CODE else
             "name is empty" if not name else
-            f"unknown kind '{kind}' (one of {', '.join(registry.UNIT_KINDS)})" if kind not in registry.UNIT_KINDS else
+            f"unknown kind '{kind}' (one of {', '.join(units.UNIT_KINDS)})" if kind not in units.UNIT_KINDS else
             f"code '{code}' appears twice in the file (first on line {seen[code]})" if code in seen else
             "a unit cannot be its own parent" if row.get("parent_code") == code else None
         )
@@ -63,7 +64,7 @@ def _upsert_unit(session: Session, known: dict[str, Unit], line: int, row: dict[
     code, name, kind = row["code"], row["name"], row["kind"]
     unit = known.get(code)
     if unit is None:
-        known[code] = registry.add_unit(session, code, name, kind, parent)
+        known[code] = units.add_unit(session, code, name, kind, parent)
         report.created += 1
         return
     if unit.parent_id != (parent.id if parent else None):
@@ -79,7 +80,7 @@ def _upsert_unit(session: Session, known: dict[str, Unit], line: int, row: dict[
 def import_counters(session: Session, rows: Iterable[tuple[int, dict[str, str]]]) -> Report:
     """Rows of unit_code, code, name, questionnaire, fields (semicolon-separated field codes)."""
     report = Report()
-    units = {u.code: u for u in session.scalars(select(Unit))}
+    by_code = {u.code: u for u in session.scalars(select(Unit))}
     fields = {f.code: f for f in session.scalars(select(Field))}
     questionnaires = {row.key for row in catalog.list_latest(session)}
     seen: dict[tuple[str, str], int] = {}
@@ -88,7 +89,7 @@ def import_counters(session: Session, rows: Iterable[tuple[int, dict[str, str]]]
         codes = [c.strip() for c in row.get("fields", "").replace(",", ";").split(";") if c.strip()]
         unknown = [c for c in codes if c not in fields]
         problem = (
-            f"unknown unit_code '{unit_code}'" if unit_code not in units else
+            f"unknown unit_code '{unit_code}'" if unit_code not in by_code else
             "code is empty" if not code else
             "name is empty" if not name else
             f"questionnaire '{key}' is not published (flask --app wsgi questionnaire list)" if key not in questionnaires else
@@ -100,11 +101,11 @@ def import_counters(session: Session, rows: Iterable[tuple[int, dict[str, str]]]
             report.errors.append((line, problem))
             continue
         seen[(unit_code, code)] = line
-        unit = units[unit_code]
+        unit = by_code[unit_code]
         chosen = [fields[c] for c in dict.fromkeys(codes)]
         counter = session.scalar(select(Counter).filter_by(unit_id=unit.id, code=code))
         if counter is None:
-            registry.add_counter(session, unit, code, name, key, chosen)
+            units.add_counter(session, unit, code, name, key, chosen)
             report.created += 1
         elif (counter.name, counter.questionnaire_key, [f.code for f in counter.fields]) == (name, key, sorted(set(codes))):
             report.unchanged += 1

@@ -2,7 +2,7 @@
 
 Every submit is read here, once, straight from the frozen definition. Binding and
 validating ~40 WTForms field objects per submit cost more CPU than the rest of the request
-together, so WTForms (survey.forms) only renders; this module is the one place that decides
+together, so WTForms (survey.citizen.forms) only renders; this module is the one place that decides
 what a post means:
 
 - what no honest form could send (an unknown field, a code not in the item's list, two
@@ -22,7 +22,7 @@ from werkzeug.datastructures import MultiDict
 
 from questionnaires.loader import Item, Questionnaire
 
-from .i18n import _
+from ..i18n import _
 
 SUBMISSION_ID = re.compile(r"^[A-Za-z0-9_-]{32}$")
 CODE = re.compile(r"^\d{1,3}$")

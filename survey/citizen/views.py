@@ -14,14 +14,17 @@ from sqlalchemy.orm import Session
 
 from questionnaires.loader import Questionnaire
 
-from . import abuse, catalog, counters, dossiers, submission
-from .db import get_session
-from .errors import abort_with
+from .. import catalog
+from ..db import get_session
+from ..errors import abort_with
+from ..i18n import _, get_locale
+from ..qr import dossiers
+from ..registry import counters
+from ..responses import BeforeCommit, Pending, Stored, Submission, Tags, already_submitted, store
+from ..writes import group_commit
+from . import abuse, submission
 from .forms import QuestionnaireForm, build_form
-from .i18n import _, get_locale
 from .quality import submission_flags
-from .responses import BeforeCommit, Pending, Stored, Submission, Tags, already_submitted, store
-from .writes import group_commit
 
 bp = Blueprint("public", __name__)
 

@@ -25,8 +25,8 @@ from sqlalchemy import Connection, func, inspect, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 
-from . import db
-from .models import Answer, Response
+from .. import db
+from ..models import Answer, Response
 
 
 class BackupError(Exception):

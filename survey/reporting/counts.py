@@ -2,7 +2,7 @@
 
 A refresh finds the months touched since the last one (months of responses with new ids, and
 of responses that received new flags) and rebuilds those months completely from the raw rows,
-inside the caller's transaction: one signature per response (survey.signatures: its coded
+inside the caller's transaction: one signature per response (survey.reporting.signatures: its coded
 answers packed into integers, grouped along the indexes, so the database streams it), then the
 month's answer_counts cells cross-tabulated from those signatures in numpy. Rebuilding whole
 months rather than adding deltas keeps both exact whatever order rows arrive in. The
@@ -26,8 +26,16 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from questionnaires.loader import Questionnaire
 
-from . import catalog, upsert
-from .models import Answer, AnswerCount, CountWatermark, QuestionnaireVersion, Response, ResponseFlag, ResponseSignature
+from .. import catalog, upsert
+from ..models import (
+    Answer,
+    AnswerCount,
+    CountWatermark,
+    QuestionnaireVersion,
+    Response,
+    ResponseFlag,
+    ResponseSignature,
+)
 from .signatures import PART_BITS, Packed, answered, cells, code_range, item_width, packed_sums, packing
 
 WATERMARK = "answer_counts"

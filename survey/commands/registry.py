@@ -14,9 +14,11 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import credentials, db, dossiers, posters, qr, registry, registry_import
-from .models import Counter, Unit
-from .sheets import Report, SheetError, read_rows
+from .. import db
+from ..models import Counter, Unit
+from ..qr import codes, credentials, dossiers, posters
+from ..registry import imports, units
+from ..sheets import Report, SheetError, read_rows
 
 units_cli = AppGroup("units", help="The unit tree: import, official codes, API credentials.")
 counters_cli = AppGroup("counters", help="Counters (service points): import and list with their QR URLs.")
@@ -35,8 +37,8 @@ def _unit(session: Session, code: str) -> Unit:
 
 def _base(base: str | None) -> str:
     try:
-        return qr.base_url(base)
-    except qr.NoBaseUrl as exc:
+        return codes.base_url(base)
+    except codes.NoBaseUrl as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -59,8 +61,8 @@ def _finish(session: Session, report: Report, noun: str) -> None:
 
 def _reference_lists(session: Session) -> None:
     """The shipped fields and procedures, so a fresh installation can import counters at once."""
-    registry.load_fields(session)
-    registry.load_procedures(session)
+    units.load_fields(session)
+    units.load_procedures(session)
 
 
 @units_cli.command("import")
@@ -68,7 +70,7 @@ def _reference_lists(session: Session) -> None:
 def units_import(path: Path) -> None:
     """Import units from FILE (.csv or .xlsx): code, name, kind, parent_code."""
     session = db.get_session()
-    _finish(session, registry_import.import_units(session, _rows(path, registry_import.UNIT_COLUMNS)), "units")
+    _finish(session, imports.import_units(session, _rows(path, imports.UNIT_COLUMNS)), "units")
 
 
 @units_cli.command("import-official")
@@ -78,7 +80,7 @@ def units_import_official(province: int, communes: bool) -> None:
     """Import a province and its communes/wards with their official codes (vietnam-provinces)."""
     session = db.get_session()
     try:
-        report = registry_import.import_official(session, province, communes)
+        report = imports.import_official(session, province, communes)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     _finish(session, report, "units")
@@ -103,8 +105,8 @@ def counters_import(path: Path) -> None:
     """Import counters from FILE: unit_code, code, name, questionnaire, fields (codes separated by ';')."""
     session = db.get_session()
     _reference_lists(session)
-    rows = _rows(path, registry_import.COUNTER_COLUMNS)
-    _finish(session, registry_import.import_counters(session, rows), "counters")
+    rows = _rows(path, imports.COUNTER_COLUMNS)
+    _finish(session, imports.import_counters(session, rows), "counters")
 
 
 @counters_cli.command("list")
@@ -119,7 +121,7 @@ def counters_list(unit_code: str | None, base: str | None) -> None:
     else:
         rows = list(session.scalars(select(Counter).join(Unit).order_by(Unit.path, Counter.code)))
     for c in rows:
-        click.echo(f"{c.unit.code:<14} {c.code:<8} {qr.counter_url(c.public_code, base):<40} {c.unit.name} – {c.name}")
+        click.echo(f"{c.unit.code:<14} {c.code:<8} {codes.counter_url(c.public_code, base):<40} {c.unit.name} – {c.name}")
 
 
 @qr_cli.command("posters")
@@ -152,11 +154,11 @@ def qr_code(unit_code: str, counter_code: str, fmt: str, out: Path, base: str | 
     counter = session.scalar(select(Counter).filter_by(unit_id=unit.id, code=counter_code))
     if counter is None:
         raise click.ClickException(f"unit '{unit_code}' has no counter '{counter_code}'")
-    url = qr.counter_url(counter.public_code, _base(base))
+    url = codes.counter_url(counter.public_code, _base(base))
     if fmt == "svg":
-        out.write_text(qr.qr_svg(url), encoding="utf-8")
+        out.write_text(codes.qr_svg(url), encoding="utf-8")
     else:
-        out.write_bytes(qr.qr_png(url))
+        out.write_bytes(codes.qr_png(url))
     click.echo(f"{url} → {out}")
 
 
@@ -175,7 +177,7 @@ def qr_dossiers(path: Path, out: Path, base: str | None) -> None:
         writer = csv.writer(fh)
         writer.writerow(["line", "dossier_code", "unit_code", "url", "expires_at", "status"])
         for link in links:
-            writer.writerow([link["line"], link["dossier_code"], link["unit_code"], qr.dossier_url(link["token"], base),
+            writer.writerow([link["line"], link["dossier_code"], link["unit_code"], codes.dossier_url(link["token"], base),
                              link["expires_at"].isoformat(), link["status"]])
     click.echo(f"Wrote {len(links)} links to {out}")
     _finish(session, report, "dossiers")

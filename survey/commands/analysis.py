@@ -17,7 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from analysis.report import format_pct_vi, to_csv
 from analysis.targets import TargetError
 
-from . import catalog, counts, db, imports, reports, targets_store
+from .. import catalog, db
+from ..reporting import counts, response_imports, standard, targets
+from ..reporting.selection import LEVELS, SOURCES, ReportError, Selection
 
 targets_cli = AppGroup("targets", help="Plan targets (chỉ tiêu): load the YAML files into the database, list them.")
 responses_cli = AppGroup("responses", help="Responses in bulk: import paper forms or an earlier system's export.")
@@ -49,7 +51,7 @@ def targets_load(files: tuple[Path, ...]) -> None:
     """
     session = db.get_session()
     try:
-        changes = targets_store.load(session, list(files) or targets_store.bundled_files())
+        changes = targets.load(session, list(files) or targets.bundled_files())
     except TargetError as exc:
         session.rollback()
         raise click.ClickException(f"{exc}. Nothing was loaded; fix the file and run the command again.") from None
@@ -74,7 +76,7 @@ def _condition(comparator: str, threshold: float | None) -> str:
 def targets_list(sources: bool) -> None:
     """The targets reports judge against (threshold as 90,0%)."""
     session = db.get_session()
-    rows = targets_store.stored(session)
+    rows = targets.stored(session)
     if not rows:
         click.echo("Chưa có chỉ tiêu nào trong cơ sở dữ liệu: báo cáo đang dùng các tệp targets/*.yaml.\n"
                    "No targets stored yet; reports use the bundled files. Load them: flask --app wsgi targets load")
@@ -123,8 +125,8 @@ def responses_import(file: Path, key: str, number: int | None, all_or_nothing: b
     row = _version(session, key, number)
     questionnaire = catalog.definition(row)
     try:
-        result = imports.import_file(session, file, row, questionnaire, all_or_nothing=all_or_nothing)
-    except imports.ImportFileError as exc:
+        result = response_imports.import_file(session, file, row, questionnaire, all_or_nothing=all_or_nothing)
+    except response_imports.ImportFileError as exc:
         session.rollback()
         raise click.ClickException(f"{exc}. Nothing was imported.") from None
     except IntegrityError:
@@ -173,7 +175,7 @@ def responses_import(file: Path, key: str, number: int | None, all_or_nothing: b
 def responses_template(key: str, out: Path | None) -> None:
     """An empty CSV (header only) to key paper forms into, for `responses import`."""
     session = db.get_session()
-    header = imports.template_header(catalog.definition(_version(session, key, None)))
+    header = response_imports.template_header(catalog.definition(_version(session, key, None)))
     _write(",".join(header) + "\r\n", out, bom=True)
 
 
@@ -187,7 +189,7 @@ class _Day(click.ParamType):
         if isinstance(value, date):
             return value
         try:
-            return imports.parse_day(value)
+            return response_imports.parse_day(value)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
 
@@ -215,27 +217,27 @@ def _write(text: str, out: Path | None, bom: bool = False) -> None:
 @click.option("--to", "until", type=_Day(), help="Last day, included.")
 @click.option("--unit", help="Unit code: the unit and every unit below it.")
 @click.option("--field", help="Field code, e.g. dat-dai.")
-@click.option("--source", type=click.Choice(reports.SOURCES), help="Counter feedback or the sampled survey (never pooled).")
+@click.option("--source", type=click.Choice(SOURCES), help="Counter feedback or the sampled survey (never pooled).")
 @click.option("--by", default="unit,field,period", show_default=True,
               help="Comma list: unit, field, period, source, version (maintained counts) or channel, counter, "
                    "procedure, language, an item key such as gender (grouped from the raw answers).")
 @click.option("--period", type=click.Choice(list(PERIOD_CHOICES)), default="month", show_default=True)
 @click.option("--include-flagged", is_flag=True, help="Count responses with quality flags too (excluded by default).")
-@click.option("--level", type=click.Choice(list(reports.LEVELS)), default="all", show_default=True)
+@click.option("--level", type=click.Choice(list(LEVELS)), default="all", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: standard output).")
 def report_export(key: str, fmt: str, since: date | None, until: date | None, unit: str | None, field: str | None,
                   source: str | None, by: str, period: str, include_flagged: bool, level: str, out: Path | None) -> None:
     """Write the report's figures (with Wilson intervals), verdicts against the targets and the
     flagged responses left out, as JSON or as CSV (the figures table, UTF-8 with BOM for Excel)."""
     session = db.get_session()
-    sel = reports.Selection(
+    sel = Selection(
         questionnaire=key, since=since, until=until, unit=unit, field=field, source=source,
         include_flagged=include_flagged, by=tuple(b.strip() for b in by.split(",") if b.strip()),
         period=PERIOD_CHOICES[period],
     )
     try:
-        export = reports.export(session, sel, level)
-    except reports.ReportError as exc:
+        export = standard.export(session, sel, level)
+    except ReportError as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from None
     session.commit()  # the maintained counts, if the report brought them up to date

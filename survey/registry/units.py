@@ -8,7 +8,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import Counter, Field, Procedure, Unit
+from ..models import Counter, Field, Procedure, Unit
 
 DATA = Path(__file__).resolve().parent / "data"
 UNIT_KINDS = ("province", "district", "commune", "ward", "department", "centre", "hospital", "school", "other")

@@ -31,9 +31,10 @@ from typing import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import credentials, upsert
-from .models import DossierToken, Field, Procedure, Unit, UnitCredential
-from .sheets import Report, parse_date
+from .. import upsert
+from ..models import DossierToken, Field, Procedure, Unit, UnitCredential
+from ..sheets import Report, parse_date
+from . import credentials
 
 log = logging.getLogger(__name__)
 

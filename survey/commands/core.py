@@ -13,10 +13,12 @@ from sqlalchemy.exc import OperationalError
 
 from questionnaires.loader import QuestionnaireError, bundled_paths, load_file
 
-from . import backup, catalog, counts, db
-from .models import Counter, QuestionnaireVersion, Response, Unit
+from .. import catalog, db
+from ..models import Counter, QuestionnaireVersion, Response, Unit
+from ..ops import backup
+from ..reporting import counts
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 questionnaire_cli = AppGroup("questionnaire", help="Check, list and publish questionnaire definitions.")
@@ -132,7 +134,7 @@ def questionnaire_list() -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing when responses already exist (used by `make run`).")
 def demo_load(total: int, seed: int, if_empty: bool) -> None:
     """Load a synthetic province (units, counters, fields) and responses."""
-    from . import demo
+    from ..ops import demo
 
     session = db.get_session()
     if if_empty and session.scalar(select(func.count()).select_from(Response)):

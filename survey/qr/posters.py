@@ -14,9 +14,9 @@ from flask import render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from .counters import field_name
-from .models import Counter, Unit
-from .qr import counter_url, qr_svg
+from ..models import Counter, Unit
+from ..registry.counters import field_name
+from .codes import counter_url, qr_svg
 
 
 @dataclass(frozen=True)

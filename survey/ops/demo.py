@@ -19,8 +19,9 @@ from vietnam_provinces import Province, Ward
 
 from questionnaires.loader import Questionnaire
 
-from . import catalog, registry
-from .models import Answer, Counter, Field, Procedure, Response, ResponseFlag, Unit
+from .. import catalog
+from ..models import Answer, Counter, Field, Procedure, Response, ResponseFlag, Unit
+from ..registry import units
 
 PROVINCE_CODE = 33  # Hưng Yên, home of the seed plans
 COMMUNES = 12
@@ -57,30 +58,30 @@ class Place:
 
 def build_registry(session: Session) -> int:
     """Create the demo province once; returns the number of counters created."""
-    registry.load_fields(session)
-    registry.load_procedures(session)
+    units.load_fields(session)
+    units.load_procedures(session)
     if session.scalar(select(func.count()).select_from(Unit)):
         return 0
     fields = {f.code: f for f in session.scalars(select(Field))}
     province = Province.from_code(PROVINCE_CODE)
-    root = registry.add_unit(session, f"{PROVINCE_CODE:02d}", province.name, "province")
-    centre = registry.add_unit(session, f"{PROVINCE_CODE:02d}-TTHCC", "Trung tâm Phục vụ hành chính công tỉnh", "centre", root)
+    root = units.add_unit(session, f"{PROVINCE_CODE:02d}", province.name, "province")
+    centre = units.add_unit(session, f"{PROVINCE_CODE:02d}-TTHCC", "Trung tâm Phục vụ hành chính công tỉnh", "centre", root)
     created = 0
     for i, code in enumerate(["dat-dai", "xay-dung", "dau-tu", "kinh-doanh"]):
-        registry.add_counter(session, centre, f"Q{i + 1:02d}", f"Quầy {i + 1} – {fields[code].name_vi}", "sipas-2017", [fields[code]])
+        units.add_counter(session, centre, f"Q{i + 1:02d}", f"Quầy {i + 1} – {fields[code].name_vi}", "sipas-2017", [fields[code]])
         created += 1
     for ward in list(Ward.iter_by_province(province.code))[:COMMUNES]:
         kind = "ward" if ward.name.startswith("Phường") else "commune"
-        unit = registry.add_unit(session, f"{int(ward.code):05d}", ward.name, kind, root)
-        registry.add_counter(session, unit, "MC1", "Bộ phận Một cửa – Quầy 1", "counter-quick",
+        unit = units.add_unit(session, f"{int(ward.code):05d}", ward.name, kind, root)
+        units.add_counter(session, unit, "MC1", "Bộ phận Một cửa – Quầy 1", "counter-quick",
                              [fields[c] for c in ("dat-dai", "xay-dung", "tai-nguyen-moi-truong")])
-        registry.add_counter(session, unit, "MC2", "Bộ phận Một cửa – Quầy 2", "sipas-2017",
+        units.add_counter(session, unit, "MC2", "Bộ phận Một cửa – Quầy 2", "sipas-2017",
                              [fields[c] for c in ("tu-phap-ho-tich", "chung-thuc", "lao-dong-tbxh", "cu-tru")])
         created += 2
-    hospital = registry.add_unit(session, f"{PROVINCE_CODE:02d}-BVDK", "Bệnh viện Đa khoa tỉnh", "hospital", root)
-    registry.add_counter(session, hospital, "KKB", "Khoa Khám bệnh", "health-outpatient", [fields["y-te"]])
-    school = registry.add_unit(session, f"{PROVINCE_CODE:02d}-THCS1", "Trường THCS Nguyễn Trãi", "school", root)
-    registry.add_counter(session, school, "VP", "Văn phòng nhà trường", "education", [fields["giao-duc"]])
+    hospital = units.add_unit(session, f"{PROVINCE_CODE:02d}-BVDK", "Bệnh viện Đa khoa tỉnh", "hospital", root)
+    units.add_counter(session, hospital, "KKB", "Khoa Khám bệnh", "health-outpatient", [fields["y-te"]])
+    school = units.add_unit(session, f"{PROVINCE_CODE:02d}-THCS1", "Trường THCS Nguyễn Trãi", "school", root)
+    units.add_counter(session, school, "VP", "Văn phòng nhà trường", "education", [fields["giao-duc"]])
     session.flush()
     return created + 2
 

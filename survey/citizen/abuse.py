@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,11 +28,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as HttpResponse
 
-from . import upsert
-from .errors import abort_with
-from .i18n import _
-from .models import RateCounter, Response
-from .responses import Stored
+from ..errors import abort_with
+from ..i18n import _
+from ..models import Response
+from ..ratelimit import hit
+from ..responses import Stored
 
 DEFAULTS = {
     "DEVICE_REPEAT_MINUTES": 10,
@@ -75,17 +74,6 @@ class Device:
             response.set_cookie(DEVICE_COOKIE, self.id, max_age=DEVICE_COOKIE_DAYS * 24 * 3600,
                                 httponly=True, samesite="Lax", secure=request.is_secure)
         return response
-
-
-def hit(session: Session, key: str, window_seconds: int, now: float | None = None) -> int:
-    """Count one event in the current fixed window of `key`; returns the window's count so far.
-    One UPSERT statement, so concurrent workers never lose a count."""
-    start = int((now if now is not None else time.time()) // window_seconds * window_seconds)
-    stmt = upsert.insert(session, RateCounter.__table__).values(key=key, window_start=start, count=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["key", "window_start"], set_={"count": RateCounter.__table__.c.count + 1}
-    ).returning(RateCounter.__table__.c.count)
-    return int(session.execute(stmt).scalar_one())
 
 
 def check_submission(session: Session, response: Stored, place: str) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import Unit, UnitCredential
+from ..models import Unit, UnitCredential
 
 
 def _hash(api_key: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from .i18n import _
-from .models import Counter, Field, Procedure, Unit
+from ..i18n import _
+from ..models import Counter, Field, Procedure, Unit
 
 
 def by_public_code(session: Session, public_code: str) -> Counter | None:

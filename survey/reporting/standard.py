@@ -1,0 +1,233 @@
+"""The standard report: stored rows in, the analysis package's report out.
+
+This package is the one adapter between stored rows and `analysis`. Everything in it reads the database and returns the DataFrames `analysis` expects (its module
+docstring is the contract); every figure is computed in `analysis`. Three ways in:
+
+- the standard report reads the maintained counts (answer_counts: month × version × unit ×
+  field × source × flag × item × code), so its cost follows cells, not responses;
+- breakdowns by anything else (channel, counter, procedure, language, a demographic item, any
+  coded item) read the maintained response signatures (one narrow row per response, its coded
+  answers packed into integers) and cross-tabulate them with numpy;
+- flagged responses are counted exactly, by reason, from response_flags (a counts frame can
+  only bound them from below).
+
+Both maintained tables hold whole Vietnam-time months and are brought up to date before they
+are read (survey.reporting.counts.refresh; the caller commits); a date range that cuts through a month
+reads only those edge days from the raw rows. A unit means its whole subtree. Group columns
+hold codes (unit code, field code, 'unit/counter', option code of an item); `name_columns`
+adds the Vietnamese names for people.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Select, String, func, literal, literal_column, select, type_coerce
+from sqlalchemy.orm import Session
+
+from analysis import report as analysis_report
+from analysis.targets import Target
+from questionnaires.loader import Questionnaire
+
+from ..models import AnswerCount, Field, Unit
+from . import targets as targets_store
+from .breakdowns import breakdown, respondent_minimums, signature_cells
+from .counts import refresh
+from .exclusions import exclusion_rows, flagged_responses
+from .selection import (
+    COUNT_COLUMNS,
+    COUNT_DIMS,
+    FLAGGED,
+    LEVELS,
+    UNTAGGED,
+    ReportError,
+    Scope,
+    Selection,
+    counts_dims,
+    fetch_rows,
+    label_groups,
+    maintained_filter,
+    resolve,
+    rows_frame,
+    split_range,
+    unit_tree,
+)
+
+
+def counts_frame(session: Session, sel: Selection, items: Sequence[str] | None = None, refresh_first: bool = True,
+                 flagged_codes: bool = True) -> pd.DataFrame:
+    """Counts frame for the standard report from the maintained counts (month resolution).
+
+    Only the satisfaction items are read (or `items`). A date range that does not start and
+    end on month boundaries reads its partial edge months from the raw rows, so a custom
+    range is never silently widened to whole months. `refresh_first` brings the counts up to
+    date first; that writes when responses arrived since, and the caller commits.
+    `flagged_codes=False` sums flagged cells over reasons and codes (see stored_cells).
+    """
+    scope = resolve(session, sel)
+    dims = counts_dims(sel)
+    extra = [d for d in dims if d not in COUNT_DIMS]
+    if extra:
+        raise ReportError(f"the maintained counts have no {', '.join(extra)}: use breakdown() for that")
+    items = list(items) if items is not None else scope.items
+    if refresh_first:
+        refresh(session)
+    months, edges = split_range(sel.since, sel.until)
+    frames = []
+    if months is not None:
+        frames.append(stored_cells(session, scope, dims, items, *months, flagged_codes=flagged_codes))
+    for since, until in edges:
+        frames.append(signature_cells(session, scope, dims, items, since, until, maintained=False))
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if len(frames) > 1:
+        keys = [*dims, "source", "flag_reason", "item", "code"]
+        frame = frame.groupby(keys, dropna=False, sort=False)["n"].sum().reset_index()
+    return label_groups(session, frame, scope, dims)
+
+
+def stored_cells(session: Session, scope: Scope, dims: list[str], items: list[str], first: date | None,
+                  last: date | None, flagged_codes: bool = True) -> pd.DataFrame:
+    """Cells of answer_counts, summed over the dimensions not asked for (if any).
+
+    Without `flagged_codes` the flagged cells come summed over their reasons and codes
+    (flag_reason FLAGGED, code 0): a report that leaves flagged responses out only needs how
+    many answers it left out (exact counts by reason come from response_flags), and flagged
+    cells, a handful of responses spread over reasons and codes, are half of all cells at a
+    million responses and still growing.
+    """
+    # the month as text: no per-row date parsing on SQLite (PostgreSQL's driver returns dates)
+    group = {"period": type_coerce(AnswerCount.month, String()), **COUNT_COLUMNS}
+    columns = [group[d] for d in dims]
+    # grouping columns in the order of ix_answer_counts_report, so the database need not sort
+    order = [group[d] for d in ("period", "unit", "field") if d in dims] + [group[d] for d in ("version",) if d in dims]
+    whole_grain = {"unit", "field", "period"} <= set(dims) and ("version" in dims or len(scope.versions) == 1)
+
+    def where(query: Select) -> Select:
+        query = query.where(AnswerCount.version_id.in_(scope.version_ids), AnswerCount.item_key.in_(items))
+        return maintained_filter(query, AnswerCount, scope, first, last)
+
+    names = [*dims, "source", "flag_reason", "item", "code", "n"]
+    cells = [*columns, AnswerCount.source, AnswerCount.flag_reason, AnswerCount.item_key, AnswerCount.code]
+    if whole_grain:  # answer_counts has one row per cell: nothing to sum
+        query = where(select(*cells, AnswerCount.n))
+    else:
+        query = where(select(*cells, func.sum(AnswerCount.n))).group_by(*order, AnswerCount.source, AnswerCount.item_key,
+                                                                          AnswerCount.flag_reason, AnswerCount.code)
+    if flagged_codes:
+        return rows_frame(fetch_rows(session, query), names)
+    flagged = where(select(*columns, AnswerCount.source, literal(FLAGGED, String()), AnswerCount.item_key,
+                           literal_column("0"), func.sum(AnswerCount.n)))
+    flagged = flagged.where(AnswerCount.flag_reason.is_not(None)).group_by(*order, AnswerCount.source, AnswerCount.item_key)
+    rows = fetch_rows(session, query.where(AnswerCount.flag_reason.is_(None))) + fetch_rows(session, flagged)
+    return rows_frame(rows, names)
+
+
+def standard_report(session: Session, sel: Selection, targets: Sequence[Target] | None = None) -> analysis_report.Report:
+    """The report the Home Affairs office reads: figures by sel.by with intervals and verdicts.
+
+    Targets come from the database (`flask --app wsgi targets load`), or from the bundled files
+    while none are loaded; the method says which. `excluded` counts flagged responses exactly.
+    """
+    scope = resolve(session, sel)
+    q = scope.questionnaire
+    if not q.criteria or q.rollup is None:
+        raise ReportError(f"questionnaire '{sel.questionnaire}' has no satisfaction criteria to report on")
+    dims = counts_dims(sel)
+    raw = [d for d in dims if d not in COUNT_DIMS]
+    counts = breakdown(session, sel, dims) if raw else counts_frame(session, sel, flagged_codes=sel.include_flagged)
+    responses = respondent_minimums(session, scope, dims) if q.rollup.comprehensive else None
+    tree = None
+    if "unit" in dims:
+        tree = unit_tree(session)
+        if (counts["unit"] == UNTAGGED).any():
+            tree = pd.concat([tree, pd.DataFrame([{"unit": UNTAGGED, "parent": None, "name": "Không gắn đơn vị", "kind": "other"}])],
+                             ignore_index=True)
+    if targets is None:
+        targets, origin = targets_store.report_targets(session)
+    else:
+        origin = f"{len(targets)} target(s) given by the caller"
+    report = analysis_report.standard_report(
+        counts, q.structure(), q.rollup, by=dims, tree=tree, targets=targets, kind=q.kind,
+        responses=responses, include_flagged=sel.include_flagged,
+    )
+    excluded = exclusion_rows(flagged_responses(session, sel), dims, excluded=not sel.include_flagged)
+    method = {
+        **report.method,
+        "selection": {k: (v.isoformat() if isinstance(v, date) else list(v) if isinstance(v, (list, tuple)) else v)
+                      for k, v in asdict(sel).items()},
+        "questionnaire": f"{q.key} (versions pooled: {len(scope.version_ids)}); {q.source_document}",
+        "dates": "days and months in Vietnam time (UTC+7); a unit includes every unit below it",
+        "data": ("maintained response signatures (one row per response, its coded answers packed), cross-tabulated by "
+                 + ", ".join(raw) + ", plus raw answers for any partial month at the ends of the range") if raw else
+                "maintained counts (answer_counts), plus raw answers for any partial month at the ends of the range",
+        "targets": origin,
+        "excluded_counts": "exact, from response_flags: each flagged response once, under its first reason (alphabetical)",
+    }
+    return replace(report, excluded=excluded, method=method)
+
+
+def name_columns(session: Session, frame: pd.DataFrame, questionnaire: Questionnaire) -> pd.DataFrame:
+    """The frame with Vietnamese names beside the codes (unit_name, field_name, element_name, item_label)."""
+    out = frame.copy()
+    if "unit" in out:
+        names = dict(session.execute(select(Unit.code, Unit.name)).all())
+        out.insert(out.columns.get_loc("unit") + 1, "unit_name", out["unit"].astype("object").map(names))
+    if "field" in out:
+        names = {**dict(session.execute(select(Field.code, Field.name_vi)).all()), "all": "Tất cả lĩnh vực"}
+        out.insert(out.columns.get_loc("field") + 1, "field_name", out["field"].astype("object").map(names))
+    if "element" in out:
+        titles = {s.key: s.title.vi for s in questionnaire.sections}
+        out.insert(out.columns.get_loc("element") + 1, "element_name", out["element"].astype("object").map(titles))
+    if "item" in out:
+        labels = {i.key: i.label.vi for i in questionnaire.items}
+        out.insert(out.columns.get_loc("item") + 1, "item_label", out["item"].astype("object").map(labels))
+    return out
+
+
+@dataclass(frozen=True)
+class Export:
+    """What a report page shows and `report export` writes: named figures, verdicts, exclusions."""
+
+    questionnaire: Questionnaire
+    figures: pd.DataFrame
+    verdicts: pd.DataFrame
+    excluded: pd.DataFrame
+    method: dict[str, Any]
+    messages: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        by_reason = self.excluded.groupby("flag_reason")["responses"].sum() if len(self.excluded) else pd.Series(dtype="int64")
+        return {
+            "questionnaire": {"key": self.questionnaire.key, "title": self.questionnaire.title.vi},
+            "method": self.method,
+            "messages": list(self.messages),
+            "figures": analysis_report.to_records(self.figures),
+            "verdicts": analysis_report.to_records(self.verdicts),
+            "exclusions": {
+                "excluded": bool(self.method["flagged"].startswith("excluded")),
+                "responses": int(by_reason.sum()),
+                "by_reason": {str(k): int(v) for k, v in by_reason.items()},
+                "rows": analysis_report.to_records(self.excluded),
+            },
+        }
+
+
+def export(session: Session, sel: Selection, level: str = "all") -> Export:
+    """The standard report for people: figures of the chosen level with names beside the codes."""
+    if level not in LEVELS:
+        raise ReportError(f"unknown level '{level}': use {', '.join(LEVELS)}")
+    report = standard_report(session, sel)
+    q = resolve(session, sel).questionnaire
+    figures = report.figures[report.figures["level"].isin(LEVELS[level])].reset_index(drop=True)
+    messages = []
+    if report.figures.empty:
+        window = " ".join(filter(None, [f"from {sel.since:%d/%m/%Y}" if sel.since else "",
+                                        f"to {sel.until:%d/%m/%Y}" if sel.until else ""]))
+        filters = ", ".join(f"{k} {v}" for k, v in (("unit", sel.unit), ("field", sel.field), ("source", sel.source)) if v)
+        messages.append(f"No responses to {sel.questionnaire} match this selection ({window or 'all dates'}"
+                        f"{'; ' + filters if filters else ''}): the export is empty. Widen the dates or the filters.")
+    return Export(q, name_columns(session, figures, q), name_columns(session, report.verdicts, q),
+                  report.excluded, dict(report.method), tuple(messages))
