@@ -37,12 +37,12 @@ def load_user(user_id: str) -> StaffUser | None:
         g.staff_session_end = "expired"
         return None
     user = get_session().get(StaffUser, ident)
-    if user is None or user.session_version != version:
-        g.staff_session_end = "ended"
-        return None
-    if not user.active:
+    if user is not None and not user.active:
         g.staff_session_end = "disabled"
         g.staff_disabled_user = user
+        return None
+    if user is None or user.session_version != version:
+        g.staff_session_end = "ended"
         return None
     if now - session.get(SEEN_AT, 0) > 60:  # rewrite the cookie at most once a minute
         session[SEEN_AT] = now
