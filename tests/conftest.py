@@ -158,8 +158,10 @@ def database_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest
 
 @cache
 def bundled_questionnaires() -> tuple[Questionnaire, ...]:
-    """Parsed once per run: the definitions are frozen, and parsing YAML is most of an app's setup time."""
-    return tuple(load_file(path) for path in bundled_paths())
+    """Parsed once per run: the definitions are frozen, and parsing YAML is most of an app's setup time.
+    Besides the bundled files, `sipas-local` (tests/fixtures): a local SIPAS variant with a no-opinion
+    answer and a filter, which the official forms no longer have but the report and import paths handle."""
+    return tuple(load_file(path) for path in [*bundled_paths(), ROOT / "tests" / "fixtures" / "sipas-local.yaml"])
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ def focused(page) -> dict:
 
 
 def test_sipas_form_completed_with_keyboard_only(live_server, page):
-    page.goto(f"{live_server.url}/q/sipas-2017")
+    page.goto(f"{live_server.url}/q/sipas-local")
     groups_done: set[str] = set()
     for _ in range(400):  # bounded: the form has ~40 tab stops
         page.keyboard.press("Tab")
@@ -61,7 +61,7 @@ def test_sipas_form_completed_with_keyboard_only(live_server, page):
 
 
 def test_conditional_items_follow_the_answer_with_javascript(live_server, page):
-    page.goto(f"{live_server.url}/q/sipas-2017")
+    page.goto(f"{live_server.url}/q/sipas-local")
     follow_up = page.locator("#item-feedback_3")
     assert follow_up.is_hidden()
     page.locator("input[name=gave_feedback][value='1']").check()
@@ -72,7 +72,7 @@ def test_conditional_items_follow_the_answer_with_javascript(live_server, page):
 
 @pytest.mark.parametrize("page", [False], indirect=True, ids=["no-js"])
 def test_form_works_without_javascript(live_server, page):
-    page.goto(f"{live_server.url}/q/sipas-2017")
+    page.goto(f"{live_server.url}/q/sipas-local")
     assert page.locator("#item-feedback_3").is_visible(), "without JS the server shows it with a note"
     for name in page.eval_on_selector_all("fieldset input[type=radio]", "els => [...new Set(els.map(e => e.name))]"):
         value = "2" if name == "gave_feedback" else "5" if name not in ("gender", "age_band", "ethnicity", "education", "occupation", "area") else "1"
@@ -86,7 +86,7 @@ def test_form_works_without_javascript(live_server, page):
 
 
 def test_errors_are_summarised_linked_and_focused(live_server, page):
-    page.goto(f"{live_server.url}/q/sipas-2017")
+    page.goto(f"{live_server.url}/q/sipas-local")
     page.locator("input[name=access_1][value='3']").check()
     page.locator("button.send").click()
     summary = page.locator("#error-summary")
@@ -100,7 +100,7 @@ def test_errors_are_summarised_linked_and_focused(live_server, page):
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_tap_targets_and_no_horizontal_scroll_at_360px(live_server, page, lang):
-    page.goto(f"{live_server.url}/q/sipas-2017?lang={lang}")
+    page.goto(f"{live_server.url}/q/sipas-local?lang={lang}")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     heights = page.eval_on_selector_all(".opt", "els => els.filter(e => e.offsetParent).map(e => e.getBoundingClientRect().height)")
     assert min(heights) >= 44, "tap targets at least 44 px high"
@@ -108,7 +108,7 @@ def test_tap_targets_and_no_horizontal_scroll_at_360px(live_server, page, lang):
     assert min(widths) >= 44
 
 
-@pytest.mark.parametrize("path", ["/q/sipas-2017", "/q/sipas-2017?lang=en", "/q/counter-quick", "/", "/q/khong-co"])
+@pytest.mark.parametrize("path", ["/q/sipas-2017", "/q/sipas-2017?lang=en", "/q/sipas-2023", "/q/counter-quick", "/", "/q/khong-co"])
 def test_pages_pass_axe_accessibility_checks(live_server, page, path):
     from axe_playwright_python.sync_playwright import Axe
 
@@ -121,7 +121,7 @@ def test_pages_pass_axe_accessibility_checks(live_server, page, path):
 def test_error_state_passes_axe(live_server, page):
     from axe_playwright_python.sync_playwright import Axe
 
-    page.goto(f"{live_server.url}/q/sipas-2017")
+    page.goto(f"{live_server.url}/q/sipas-local")
     page.locator("button.send").click()
     page.locator("#error-summary").wait_for()
     results = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21aa"]}})
@@ -129,7 +129,7 @@ def test_error_state_passes_axe(live_server, page):
 
 
 def test_language_switch_is_visible_and_works(live_server, page):
-    page.goto(f"{live_server.url}/q/sipas-2017")
+    page.goto(f"{live_server.url}/q/sipas-local")
     page.get_by_role("link", name="English").click()
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "en"
