@@ -123,7 +123,8 @@ def users_list() -> None:
 
 @users_cli.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when any account exists (for make run).")
-def users_demo(if_empty: bool) -> None:
+@click.option("--base", default="http://127.0.0.1:5000", show_default=True, help="Where the app is served.")
+def users_demo(if_empty: bool, base: str) -> None:
     """A demo system administrator and a demo reader of one commune, with generated passwords."""
     session = db.get_session()
     if accounts.count_users(session):
@@ -141,7 +142,7 @@ def users_demo(if_empty: bool) -> None:
     for user in (admin, reader):
         audit.record(session, "user_created", actor_login="cli", target=user.login, demo=True)
     session.commit()
-    click.echo("Staff log-in: /staff/login (each one-time password must be changed at the first log-in)")
+    click.echo(f"Staff log-in: {base.rstrip('/')}/staff/login (change each one-time password at the first log-in)")
     click.echo(f"  system administrator: {admin.login} / {admin_pw}")
     click.echo(f"  reader of {commune.name} ({commune.code}): {reader.login} / {reader_pw}")
 
