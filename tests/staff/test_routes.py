@@ -22,7 +22,7 @@ ROUTES: dict[str, tuple[str, bool]] = {
     "public.counter_form": (OPEN, False),
     "public.dossier_form": (OPEN, False),
     "health.healthz": (OPEN, False),
-    "api.mint_dossier_link": (OPEN, False),  # its own bearer-key authentication (tests/test_api.py)
+    "api.mint_dossier_link": (OPEN, False),  # its own bearer-key authentication (tests/qr/test_api.py)
     "staff.login": (OPEN, False),
     "staff.logout": (OPEN, False),
     "staff.password": (LOGGED_IN, False),

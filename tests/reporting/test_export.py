@@ -9,7 +9,7 @@ from datetime import timedelta, timezone
 import pandas as pd
 import pytest
 
-from tests.test_reports import seed
+from tests.reporting.test_reports import seed
 
 VN = timezone(timedelta(hours=7))
 ACCESS_1 = "Nơi ngồi chờ tại Bộ phận Một cửa có đủ chỗ ngồi"
@@ -27,7 +27,7 @@ def pct(rows, item: str) -> tuple[int, float]:
 
 
 def export(runner, *args: str):
-    return runner.invoke(args=["report", "export", "--questionnaire", "sipas-2017", *args])
+    return runner.invoke(args=["report", "export", "--questionnaire", "sipas-local", *args])
 
 
 def test_json_export_has_the_figures_verdicts_and_exclusions(app, runner, ledger, tmp_path):
@@ -106,7 +106,7 @@ def test_breakdown_by_a_demographic_item(app, runner, ledger):
 def test_empty_selection_is_an_empty_but_valid_export(app, runner, ledger, tmp_path):
     result = export(runner, "--from", "01/01/2030", "--to", "31/12/2030")
     assert result.exit_code == 0
-    assert "No responses to sipas-2017 match this selection (from 01/01/2030 to 31/12/2030)" in result.stderr
+    assert "No responses to sipas-local match this selection (from 01/01/2030 to 31/12/2030)" in result.stderr
     data = json.loads(result.stdout)
     assert data["figures"] == [] and data["verdicts"] == [] and data["exclusions"]["responses"] == 0
     out = tmp_path / "rong.csv"

@@ -144,7 +144,7 @@ def random_row(rng: random.Random, when: datetime | None = None) -> Row:
     )
 
 
-def insert(session, rows: list[Row], key: str = "sipas-2017") -> None:
+def insert(session, rows: list[Row], key: str = "sipas-local") -> None:
     version = catalog.latest(session, key)
     units = {u.code: u.id for u in session.scalars(select(Unit))}
     fields = {f.code: f.id for f in session.scalars(select(Field))}
@@ -186,7 +186,7 @@ KEYS = ("unit", "field", "period", "source", "flag_reason")
 def test_counts_and_raw_paths_give_the_inserted_tallies(app, seeded):
     with app.app_context():
         session = get_session()
-        sel = Selection("sipas-2017")
+        sel = Selection("sipas-local")
         stored = counts_frame(session, sel)
         raw = breakdown(session, sel, ("unit", "field", "period"))
         session.commit()
@@ -219,10 +219,10 @@ def test_counts_stay_exact_after_new_submissions_flags_and_a_full_rebuild(app, s
         assert pending == sorted({date(2025, 2, 1), date(2025, 4, 1), date.fromisoformat(clean.month + "-01")})
         assert counts.refresh(session) == len(pending)
         session.commit()
-        after_new = counts_frame(session, Selection("sipas-2017"), refresh_first=False)
+        after_new = counts_frame(session, Selection("sipas-local"), refresh_first=False)
         counts.refresh(session, full=True)
         session.commit()
-        after_full = counts_frame(session, Selection("sipas-2017"), refresh_first=False)
+        after_full = counts_frame(session, Selection("sipas-local"), refresh_first=False)
     assert frame_cells(after_new, KEYS) == seeded.cells(KEYS)
     assert frame_cells(after_full, KEYS) == seeded.cells(KEYS)
 
@@ -247,7 +247,7 @@ def test_a_late_commit_below_the_watermark_is_counted(app, seeded):
         session = get_session()
         counts.refresh(session)
         session.commit()
-        frame = counts_frame(session, Selection("sipas-2017"))
+        frame = counts_frame(session, Selection("sipas-local"))
     seeded.extend([slow, fast])
     assert frame_cells(frame, KEYS) == seeded.cells(KEYS)
 
@@ -255,8 +255,8 @@ def test_a_late_commit_below_the_watermark_is_counted(app, seeded):
 def test_unit_means_its_whole_subtree(app, seeded):
     with app.app_context():
         session = get_session()
-        frame = counts_frame(session, Selection("sipas-2017", unit="D1"))
-        raw = breakdown(session, Selection("sipas-2017", unit="D1"), ("unit",))
+        frame = counts_frame(session, Selection("sipas-local", unit="D1"))
+        raw = breakdown(session, Selection("sipas-local", unit="D1"), ("unit",))
     inside = [r for r in seeded if r.unit in ("D1", "X1", "X2")]
     assert set(frame["unit"]) == {"D1", "X1", "X2"}
     assert frame_cells(frame, KEYS) == seeded.cells(KEYS, rows=inside)
@@ -278,7 +278,7 @@ def test_date_ranges_count_vietnam_days_exactly(app, seeded):
     with app.app_context():
         session = get_session()
         for since, until in RANGES:
-            frame = counts_frame(session, Selection("sipas-2017", since=since, until=until))
+            frame = counts_frame(session, Selection("sipas-local", since=since, until=until))
             inside = [r for r in seeded if (since is None or day(r) >= since) and (until is None or day(r) <= until)]
             assert 0 < len(inside) < len(seeded)
             assert frame_cells(frame, KEYS) == seeded.cells(KEYS, rows=inside), (since, until)
@@ -288,7 +288,7 @@ def test_date_ranges_count_vietnam_days_exactly(app, seeded):
 def test_quarters_and_years_sum_the_months(app, seeded):
     with app.app_context():
         session = get_session()
-        quarters = counts_frame(session, Selection("sipas-2017", by=("field", "period"), period="Q"))
+        quarters = counts_frame(session, Selection("sipas-local", by=("field", "period"), period="Q"))
     assert set(map(str, quarters["period"])) == {"2025Q1", "2025Q2"}
     assert not quarters.duplicated(["field", "period", "source", "flag_reason", "item", "code"]).any()
     expected = Tally()
@@ -303,8 +303,8 @@ def test_quarters_and_years_sum_the_months(app, seeded):
 def test_flagged_responses_are_left_out_by_default_and_counted_exactly(app, seeded):
     with app.app_context():
         session = get_session()
-        default = standard_report(session, Selection("sipas-2017", by=("unit",)))
-        included = standard_report(session, Selection("sipas-2017", by=("unit",), include_flagged=True))
+        default = standard_report(session, Selection("sipas-local", by=("unit",)))
+        included = standard_report(session, Selection("sipas-local", by=("unit",), include_flagged=True))
         session.commit()
 
     def overall(rep, unit):  # feedback only: the sampled survey is never pooled with it
@@ -336,9 +336,9 @@ def test_flagged_responses_are_left_out_by_default_and_counted_exactly(app, seed
 def test_breakdown_by_a_demographic_item_and_by_channel(app, seeded):
     with app.app_context():
         session = get_session()
-        by_gender = breakdown(session, Selection("sipas-2017"), ("gender",))
-        by_channel = breakdown(session, Selection("sipas-2017", source="feedback"), ("channel",))
-        report = standard_report(session, Selection("sipas-2017", by=("gender",)))
+        by_gender = breakdown(session, Selection("sipas-local"), ("gender",))
+        by_channel = breakdown(session, Selection("sipas-local", source="feedback"), ("channel",))
+        report = standard_report(session, Selection("sipas-local", by=("gender",)))
         session.commit()
     assert frame_cells(by_gender, ("gender", "source", "flag_reason")) == seeded.cells(("gender", "source", "flag_reason"))
     feedback = [r for r in seeded if r.source == "feedback"]
@@ -397,9 +397,9 @@ def test_multiple_choice_items_count_each_option(app):
 def test_empty_selections_give_empty_but_valid_frames(app, seeded):
     with app.app_context():
         session = get_session()
-        future = Selection("sipas-2017", since=date(2030, 1, 1), until=date(2030, 12, 31))
+        future = Selection("sipas-local", since=date(2030, 1, 1), until=date(2030, 12, 31))
         frame = counts_frame(session, future)
-        custom = counts_frame(session, Selection("sipas-2017", since=date(2030, 1, 5), until=date(2030, 1, 9)))
+        custom = counts_frame(session, Selection("sipas-local", since=date(2030, 1, 5), until=date(2030, 1, 9)))
         report = standard_report(session, future)
         nothing = standard_report(session, Selection("education", by=("unit", "channel")))
     for empty in (frame, custom):
@@ -413,12 +413,12 @@ def test_empty_selections_give_empty_but_valid_frames(app, seeded):
 def test_unknown_names_are_report_errors_naming_them(app):
     wrong = [
         (Selection("no-such-form"), "no-such-form"),
-        (Selection("sipas-2017", unit="XX9"), "XX9"),
-        (Selection("sipas-2017", field="dat-da"), "dat-da"),
-        (Selection("sipas-2017", by=("unit", "colour")), "colour"),
-        (Selection("sipas-2017", period="W"), "W"),
-        (Selection("sipas-2017", source="survey"), "survey"),
-        (Selection("sipas-2017", since=date(2025, 3, 1), until=date(2025, 2, 1)), "01/02/2025"),
+        (Selection("sipas-local", unit="XX9"), "XX9"),
+        (Selection("sipas-local", field="dat-da"), "dat-da"),
+        (Selection("sipas-local", by=("unit", "colour")), "colour"),
+        (Selection("sipas-local", period="W"), "W"),
+        (Selection("sipas-local", source="survey"), "survey"),
+        (Selection("sipas-local", since=date(2025, 3, 1), until=date(2025, 2, 1)), "01/02/2025"),
     ]
     with app.app_context():
         session = get_session()

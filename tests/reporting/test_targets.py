@@ -11,9 +11,9 @@ from survey.db import get_session
 from survey.models import PlanTarget
 from survey.reporting.selection import Selection
 from survey.reporting.standard import standard_report
-from tests.test_reports import seed
+from tests.reporting.test_reports import seed
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOCAL = {
     "targets": [
         {"id": "xa-x1-2025-tthc", "indicator": "tthc", "scope": "X1", "field": "all", "comparator": ">=",
@@ -113,12 +113,12 @@ def test_list_shows_vietnamese_columns(app, runner, tmp_path):
 def test_reports_judge_against_the_stored_targets(app, runner, tmp_path):
     seed(app, n=80)
     with app.app_context():
-        bundled = standard_report(get_session(), Selection("sipas-2017", by=("unit", "field", "period"), period="Y"))
+        bundled = standard_report(get_session(), Selection("sipas-local", by=("unit", "field", "period"), period="Y"))
     assert "bundled files" in bundled.method["targets"] and "plan_targets table is empty" in bundled.method["targets"]
     assert "nq76-2025-tthc" in set(bundled.verdicts["target_id"])
     runner.invoke(args=["targets", "load", str(write(tmp_path / "xa-x1.yaml", LOCAL))])
     with app.app_context():
-        report = standard_report(get_session(), Selection("sipas-2017", by=("unit", "field", "period"), period="Y"))
+        report = standard_report(get_session(), Selection("sipas-local", by=("unit", "field", "period"), period="Y"))
     assert "2 target(s) from the database" in report.method["targets"]
     assert set(report.verdicts["target_id"]) == {"xa-x1-2025-tthc", "xa-x1-2025-dat-dai"}
     verdict = report.verdicts.set_index(["target_id", "source"]).loc[("xa-x1-2025-tthc", "feedback")]

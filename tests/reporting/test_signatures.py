@@ -24,7 +24,7 @@ from survey.reporting.breakdowns import breakdown
 from survey.reporting.selection import UNTAGGED, ReportError, Selection
 from survey.reporting.standard import standard_report
 from tests.test_loader import BASE
-from tests.test_reports import ITEMS, RANGES, VN, build_units, insert, random_row, seed
+from tests.reporting.test_reports import ITEMS, RANGES, VN, build_units, insert, random_row, seed
 
 
 def assert_same(maintained: pd.DataFrame, raw: pd.DataFrame) -> None:
@@ -96,13 +96,13 @@ def hand(rows, keys: tuple[str, ...], items=ITEMS) -> Tally:
 
 
 SELECTIONS = [
-    Selection("sipas-2017"),
-    Selection("sipas-2017", unit="D1"),  # a subtree
-    Selection("sipas-2017", field="dat-dai", source="feedback"),
-    Selection("sipas-2017", period="Q"),
-    Selection("sipas-2017", period="Y", since=date(2025, 2, 1), until=date(2025, 3, 31)),
-    *(Selection("sipas-2017", since=since, until=until) for since, until in RANGES),  # edge days from raw rows
-    Selection("sipas-2017", since=date(2030, 1, 1)),  # nothing
+    Selection("sipas-local"),
+    Selection("sipas-local", unit="D1"),  # a subtree
+    Selection("sipas-local", field="dat-dai", source="feedback"),
+    Selection("sipas-local", period="Q"),
+    Selection("sipas-local", period="Y", since=date(2025, 2, 1), until=date(2025, 3, 31)),
+    *(Selection("sipas-local", since=since, until=until) for since, until in RANGES),  # edge days from raw rows
+    Selection("sipas-local", since=date(2030, 1, 1)),  # nothing
 ]
 BYS = [("gender",), ("education",), ("unit", "field", "period", "gender"), ("gender", "education"),
        ("channel", "counter"), ("version", "language", "procedure"), ("gave_feedback",), ("period", "unit")]
@@ -114,9 +114,9 @@ def test_maintained_breakdowns_equal_the_raw_path(app, rows):
         for sel in SELECTIONS:
             for by in BYS:
                 both(session, sel, by)
-        both(session, Selection("sipas-2017"), ("education",), items=["gender", "overall", "gave_feedback"])
-        by_education = both(session, Selection("sipas-2017"), ("education", "period"))
-        subtree = both(session, Selection("sipas-2017", unit="D1", since=date(2025, 1, 20), until=date(2025, 3, 10)),
+        both(session, Selection("sipas-local"), ("education",), items=["gender", "overall", "gave_feedback"])
+        by_education = both(session, Selection("sipas-local"), ("education", "period"))
+        subtree = both(session, Selection("sipas-local", unit="D1", since=date(2025, 1, 20), until=date(2025, 3, 10)),
                        ("gender", "unit"))
         session.commit()
     keys = ("education", "period", "source", "flag_reason")
@@ -135,9 +135,9 @@ def test_whole_months_are_read_from_the_signatures_only(app, rows, monkeypatch):
     with app.app_context():
         session = get_session()
         monkeypatch.setattr(breakdowns, "_signatures", raw)
-        breakdown(session, Selection("sipas-2017", since=date(2025, 2, 1), until=date(2025, 3, 31)), ("gender", "channel"))
+        breakdown(session, Selection("sipas-local", since=date(2025, 2, 1), until=date(2025, 3, 31)), ("gender", "channel"))
         with pytest.raises(AssertionError, match="2025-03-01–2025-03-19"):  # a month cut short: its days are raw
-            breakdown(session, Selection("sipas-2017", since=date(2025, 2, 1), until=date(2025, 3, 19)), ("gender",))
+            breakdown(session, Selection("sipas-local", since=date(2025, 2, 1), until=date(2025, 3, 19)), ("gender",))
         session.commit()
 
 
@@ -155,7 +155,7 @@ def test_a_response_after_a_refresh_is_in_the_next_breakdown(app, rows):
         session.add(ResponseFlag(response_id=clean.id, reason="burst", detail="test"))
         clean.flags.append("burst")
         session.commit()
-        frame = both(session, Selection("sipas-2017"), ("gender", "period"))
+        frame = both(session, Selection("sipas-local"), ("gender", "period"))
         assert counts.pending_months(session) == [], "the breakdown brought the signatures up to date"
         session.commit()
     keys = ("gender", "period", "source", "flag_reason")
@@ -165,7 +165,7 @@ def test_a_response_after_a_refresh_is_in_the_next_breakdown(app, rows):
 def test_standard_report_by_a_demographic_item_reads_the_signatures(app, rows):
     with app.app_context():
         session = get_session()
-        report = standard_report(session, Selection("sipas-2017", by=("education",)))
+        report = standard_report(session, Selection("sipas-local", by=("education",)))
         session.commit()
     table = report.table("overall_item")
     graduates = [r for r in rows if r.answers.get("education") == 5 and r.source == "feedback" and not r.flags]
@@ -319,13 +319,13 @@ def test_breakdown_errors_name_the_problem(app, rows):
         for by, items, message in [
             (("comment",), None, "unknown breakdown comment"),  # a text item
             (("colour",), None, "unknown breakdown colour"),
-            (("gender",), ["comment"], "'comment' is not a coded item of sipas-2017"),
-            (("gender",), ["no_such"], "'no_such' is not a coded item of sipas-2017"),
+            (("gender",), ["comment"], "'comment' is not a coded item of sipas-local"),
+            (("gender",), ["no_such"], "'no_such' is not a coded item of sipas-local"),
         ]:
             for maintained in (True, False):
                 with pytest.raises(ReportError, match=message):
-                    breakdown(session, Selection("sipas-2017"), by, items=items, maintained=maintained)
+                    breakdown(session, Selection("sipas-local"), by, items=items, maintained=maintained)
         with pytest.raises(ReportError, match="unknown questionnaire 'nope'"):
             breakdown(session, Selection("nope"), ("gender",))
-        empty = both(session, Selection("sipas-2017", unit="X3", field="xay-dung", since=date(2031, 1, 1)), ("gender",))
+        empty = both(session, Selection("sipas-local", unit="X3", field="xay-dung", since=date(2031, 1, 1)), ("gender",))
     assert empty.empty and {"gender", "source", "flagged", "item", "code", "n"} <= set(empty.columns)

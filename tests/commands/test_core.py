@@ -21,7 +21,7 @@ def write(tmp_path: Path, name: str, data) -> str:
 def test_check_bundled(runner):
     result = runner.invoke(args=["questionnaire", "check"])
     assert result.exit_code == 0, result.output
-    assert "✓ sipas-2017.yaml: sipas-2017 v1, 31 items, 22 criteria" in result.output
+    assert "✓ sipas-2017.yaml: sipas-2017 v2, 37 items, 22 criteria" in result.output
 
 
 def test_check_reports_invalid_file_and_fails(runner, tmp_path):

@@ -16,7 +16,7 @@ from survey.db import get_session
 from survey.models import Answer, Counter, Field, IdempotencyKey, Procedure, Response, ResponseFlag, Unit
 from survey.registry import units as registry
 from tests.test_loader import BASE
-from tests.test_reports import SIPAS_CRITERIA, build_units
+from tests.reporting.test_reports import SIPAS_CRITERIA, build_units
 
 VN = timezone(timedelta(hours=7))
 COLUMNS = ["form_id", "submitted_at", "unit", "counter", "field", "procedure", "channel", "source",
@@ -44,18 +44,18 @@ def write_csv(path: Path, rows: list[dict], columns=COLUMNS, bom: bool = True, d
 
 @pytest.fixture
 def place(app):
-    """Units P > D1 > X1, X2; procedures; counters at X1 for sipas-2017 (MC2) and counter-quick (MC1)."""
+    """Units P > D1 > X1, X2; procedures; counters at X1 for sipas-local (MC2) and counter-quick (MC1)."""
     with app.app_context():
         session = get_session()
         units = build_units(session)
         registry.load_procedures(session)
         fields = {f.code: f for f in session.scalars(select(Field))}
-        registry.add_counter(session, units["X1"], "MC2", "Quầy 2", "sipas-2017", [fields["tu-phap-ho-tich"]])
+        registry.add_counter(session, units["X1"], "MC2", "Quầy 2", "sipas-local", [fields["tu-phap-ho-tich"]])
         registry.add_counter(session, units["X1"], "MC1", "Quầy 1", "counter-quick", [fields["dat-dai"]])
         session.commit()
 
 
-def run(runner, path: Path, *extra: str, key: str = "sipas-2017"):
+def run(runner, path: Path, *extra: str, key: str = "sipas-local"):
     return runner.invoke(args=["responses", "import", str(path), "--questionnaire", key, *extra])
 
 
@@ -80,7 +80,7 @@ def test_good_rows_are_stored_with_their_tags(app, runner, place, tmp_path):
     ]
     result = run(runner, write_csv(tmp_path / "phieu.csv", rows))
     assert result.exit_code == 0, result.output
-    assert "Imported 3 response(s) from phieu.csv into sipas-2017 v1." in result.output
+    assert "Imported 3 response(s) from phieu.csv into sipas-local v1." in result.output
     saved = stored(app)
     assert len(saved) == 3
     first, answers = saved[0]
@@ -116,7 +116,7 @@ BAD_ROWS = [
     (good(procedure="ht-khai-sinh"), "procedure", "procedure 'ht-khai-sinh' is not in field 'dat-dai'"),
     (good(unit="", counter="MC2"), "counter", "needs the unit column"),
     (good(counter="MC9"), "counter", "unit 'X1' has no counter 'MC9'"),
-    (good(counter="MC1"), "counter", "collects 'counter-quick', not 'sipas-2017'"),
+    (good(counter="MC1"), "counter", "collects 'counter-quick', not 'sipas-local'"),
     (good(submitted_at="31/02/2025"), "submitted_at", "'31/02/2025' is not a date"),
     (good(submitted_at="01/01/2099"), "submitted_at", "01/01/2099 is in the future"),
     (good(submitted_at="01/01/1925"), "submitted_at", "is before 2000"),
@@ -278,7 +278,7 @@ def test_imported_forms_are_flagged_like_web_ones_and_reach_the_reports(app, run
         reasons = session.scalars(select(ResponseFlag.reason)).all()
         from survey.reporting.selection import Selection
         from survey.reporting.standard import counts_frame
-        frame = counts_frame(session, Selection("sipas-2017", since=date(2025, 3, 1), until=date(2025, 3, 31)),
+        frame = counts_frame(session, Selection("sipas-local", since=date(2025, 3, 1), until=date(2025, 3, 31)),
                              refresh_first=False)
     assert reasons == ["straightline"]
     overall = frame[frame["item"] == "overall"]
@@ -287,7 +287,7 @@ def test_imported_forms_are_flagged_like_web_ones_and_reach_the_reports(app, run
 
 def test_template_lists_the_columns(app, runner, tmp_path):
     out = tmp_path / "mau.csv"
-    result = runner.invoke(args=["responses", "template", "--questionnaire", "sipas-2017", "--out", str(out)])
+    result = runner.invoke(args=["responses", "template", "--questionnaire", "sipas-local", "--out", str(out)])
     assert result.exit_code == 0, result.output
     header = out.read_bytes()
     assert header.startswith(b"\xef\xbb\xbf")

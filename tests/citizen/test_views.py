@@ -13,8 +13,8 @@ from survey.db import get_session
 from survey.models import Answer, IdempotencyKey, Response, ResponseFlag
 from tests.formdata import answers_for, post_body
 
-SIPAS = load_file("questionnaires/sipas-2017.yaml")
-URL = "/q/sipas-2017"
+SIPAS = load_file("tests/fixtures/sipas-local.yaml")
+URL = "/q/sipas-local"
 
 
 def count(app, model=Response) -> int:
@@ -57,7 +57,7 @@ def test_submit_round_trip_stores_raw_codes(app, client, get_form):
     answers = answers_for(SIPAS, choose=5, staff_1=2, access_1=0, gave_feedback=1, comment="Cần thêm ghế chờ")
     resp = submit(client, form, answers)
     assert resp.status_code == 303
-    assert resp.headers["Location"].endswith("/q/sipas-2017/cam-on")
+    assert resp.headers["Location"].endswith("/q/sipas-local/cam-on")
     thanks = client.get(resp.headers["Location"])
     assert "Cảm ơn Ông/Bà" in thanks.get_data(as_text=True)
     [r] = stored(app)
@@ -68,7 +68,7 @@ def test_submit_round_trip_stores_raw_codes(app, client, get_form):
     assert r.language == "vi" and r.channel == "web" and r.source == "feedback"
     assert r.duration_ms is not None and r.duration_ms >= 0
     with app.app_context():
-        assert r.version_id == catalog.latest(get_session(), "sipas-2017").id
+        assert r.version_id == catalog.latest(get_session(), "sipas-local").id
 
 
 def test_missing_required_answers_show_errors_and_keep_answers(app, client, get_form):
@@ -215,7 +215,7 @@ def test_text_longer_than_allowed_is_a_form_error(app, client, get_form):
     assert count(app) == 0
 
 
-@pytest.mark.parametrize("url", ["/q/khong-co", "/q/sipas-2017?v=99", "/q/sipas-2017?v=abc", "/q/sipas-2017/cam-on/x", "/khong-co"])
+@pytest.mark.parametrize("url", ["/q/khong-co", "/q/sipas-local?v=99", "/q/sipas-local?v=abc", "/q/sipas-local/cam-on/x", "/khong-co"])
 def test_unknown_questionnaire_or_version_is_vietnamese_404(client, url):
     resp = client.get(url)
     assert resp.status_code == 404
@@ -249,7 +249,7 @@ def test_english_switch_and_cookie(app, client, get_form):
 
 def test_vietnamese_switch_link_on_default_page(client):
     html = client.get(URL).get_data(as_text=True)
-    assert 'href="/q/sipas-2017?lang=en"' in html
+    assert 'href="/q/sipas-local?lang=en"' in html
 
 
 def test_old_version_answers_keep_their_version(app, client, get_form):
@@ -265,7 +265,7 @@ def test_old_version_answers_keep_their_version(app, client, get_form):
     with app.app_context():
         session = get_session()
         r = session.scalars(select(Response)).one()
-        assert r.version_id == catalog.get_version(session, "sipas-2017", 1).id
+        assert r.version_id == catalog.get_version(session, "sipas-local", 1).id
 
 
 def test_honeypot_stores_but_flags(app, client, get_form):
