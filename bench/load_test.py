@@ -3,7 +3,7 @@ clients to gunicorn (2 workers) on SQLite and on PostgreSQL; exactly 20,000 stor
 
     python -m bench.load_test [--submissions 20000] [--clients 50] [--deadline 900] [--db sqlite --db postgresql]
 
-Exit status 1 when any check fails. tests/test_load.py runs the same code at CI size.
+Exit status 1 when any check fails. tests/ops/test_load.py runs the same code at CI size.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Load generation against a real gunicorn on loopback: the code behind bench/load_test.py,
-bench/crash_test.py, bench/bench_submit.py and tests/test_load.py.
+bench/crash_test.py, bench/bench_submit.py and tests/ops/test_load.py.
 
 A client does what a citizen's browser does: GET the form (gzip), read the hidden fields
 and the session cookie, POST a complete random answer set, and count the submission as
