@@ -33,6 +33,13 @@ FIELD_LEVEL = {
     "giao-thong": 0.88, "nong-nghiep": 0.90, "y-te": 0.86, "giao-duc": 0.89, "cu-tru": 0.93,
 }
 ELEMENT_SHIFT = {"access": -0.04, "feedback": -0.07, "staff": 0.02, "result": 0.01}
+# Shares of the options of choice items where an even split would be implausible (in option order);
+# e.g. few people lodge a complaint about their dossier, and most get their result on time.
+OPTION_SHARES = {
+    "result_time": (0.30, 0.55, 0.05, 0.10), "agencies_contacted": (0.80, 0.15, 0.05),
+    "extra_contacts": (0.70, 0.20, 0.07, 0.03), "extra_charges": (0.02, 0.93, 0.05),
+    "lodged_petition": (0.05, 0.95), "used_online": (0.40, 0.60), "gave_feedback": (0.15, 0.85),
+}
 CHANNELS = (("counter", 0.6), ("dossier", 0.25), ("web", 0.1), ("paper", 0.05))
 COMMENTS = (
     "Cán bộ nhiệt tình, hướng dẫn rõ ràng.",
@@ -195,7 +202,9 @@ def _chunk(rng: np.random.Generator, version_id: int, q: Questionnaire, places: 
             if item.no_opinion:
                 codes = np.where(rng.random(m) < 0.04, 0, codes)
         elif item.type == "single":
-            codes = rng.choice([o.code for o in item.options], m)
+            shares = OPTION_SHARES.get(item.key)
+            codes = rng.choice([o.code for o in item.options], m,
+                               p=shares if shares and len(shares) == len(item.options) else None)
         elif item.type == "number":
             codes = np.clip(rng.normal((item.min + item.max) / 2, (item.max - item.min) / 6, m), item.min, item.max).astype(int)
         elif item.type == "multiple":
