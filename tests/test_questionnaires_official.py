@@ -254,3 +254,17 @@ def test_plan_line_is_set_per_survey_not_in_the_form(app, client):
     app.config["PLAN_LINES"] = {"sipas-2023": "(Kèm theo Kế hoạch số 12/KH-UBND ngày 05/01/2026)"}
     assert "Kế hoạch số 12/KH-UBND" in client.get("/q/sipas-2023").get_data(as_text=True)
     assert "Kế hoạch số 12/KH-UBND" not in client.get("/q/counter-quick").get_data(as_text=True)
+
+
+def test_reports_show_which_items_are_official(app, client, get_form):
+    from survey.reporting.selection import Selection
+    from survey.reporting.standard import export
+
+    form = get_form("/q/counter-quick")
+    assert client.post("/q/counter-quick", data=MultiDict(post_body(form.hidden, answers_for(QUICK)))).status_code == 303
+    with app.app_context():
+        figures = export(get_session(), Selection("counter-quick", by=())).figures
+    rows = figures.dropna(subset=["item"]).drop_duplicates("item").set_index("item")
+    assert (rows.loc["info_published", "item_ref"], rows.loc["info_published", "item_origin"]) == ("d", "official")
+    assert (rows.loc["petition_response", "item_ref"], rows.loc["petition_response", "item_origin"]) == ("g", "official")
+    assert rows.loc["overall", "item_origin"] == "added"

@@ -170,7 +170,9 @@ def standard_report(session: Session, sel: Selection, targets: Sequence[Target] 
 
 
 def name_columns(session: Session, frame: pd.DataFrame, questionnaire: Questionnaire) -> pd.DataFrame:
-    """The frame with Vietnamese names beside the codes (unit_name, field_name, element_name, item_label)."""
+    """The frame with Vietnamese names beside the codes (unit_name, field_name, element_name, item_label), and
+    for items where they come from: item_ref (number in the official form) and item_origin (official, adapted
+    or added by the product), so a reader can tell the official criteria from the product's questions."""
     out = frame.copy()
     if "unit" in out:
         names = dict(session.execute(select(Unit.code, Unit.name)).all())
@@ -184,6 +186,10 @@ def name_columns(session: Session, frame: pd.DataFrame, questionnaire: Questionn
     if "item" in out:
         labels = {i.key: i.label.vi for i in questionnaire.items}
         out.insert(out.columns.get_loc("item") + 1, "item_label", out["item"].astype("object").map(labels))
+        refs = {i.key: i.ref for i in questionnaire.items}
+        origins = {i.key: i.origin for i in questionnaire.items}
+        out.insert(out.columns.get_loc("item_label") + 1, "item_ref", out["item"].astype("object").map(refs))
+        out.insert(out.columns.get_loc("item_ref") + 1, "item_origin", out["item"].astype("object").map(origins))
     return out
 
 
