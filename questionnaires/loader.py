@@ -211,6 +211,31 @@ class Questionnaire:
         return hashlib.sha256(self.canonical_json.encode()).hexdigest()
 
 
+def compare_versions(versions: list[Questionnaire]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """(keys that mean the same in every version, keys of the newest version that changed).
+
+    An item means the same when its key, type, answer codes and condition are the same in every
+    version (wording may be polished under one key; a change of meaning takes a new key). A report
+    over responses to several versions compares only those, and names the others.
+    """
+    def signature(item: Item) -> tuple:
+        return item.type, item.valid_codes, item.show_if
+
+    newest = max(versions, key=lambda q: q.version)
+    same = []
+    for item in newest.items:
+        sigs = set()
+        for q in versions:
+            try:
+                sigs.add(signature(q.item(item.key)))
+            except KeyError:
+                sigs.add(None)
+        if len(sigs) == 1:
+            same.append(item.key)
+    changed = tuple(i.key for i in newest.items if i.key not in same and i.type in CODED_TYPES)
+    return frozenset(same), changed
+
+
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))

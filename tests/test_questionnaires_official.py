@@ -268,3 +268,42 @@ def test_reports_show_which_items_are_official(app, client, get_form):
     assert (rows.loc["info_published", "item_ref"], rows.loc["info_published", "item_origin"]) == ("d", "official")
     assert (rows.loc["petition_response", "item_ref"], rows.loc["petition_response", "item_origin"]) == ("g", "official")
     assert rows.loc["overall", "item_origin"] == "added"
+
+
+def test_a_report_spanning_two_counter_versions_compares_only_unchanged_items(app):
+    """Version 1 of the counter form (before the review) and version 2, under one key: pooled, the
+    report keeps the items that mean the same and names the rest; within version 2 alone, all."""
+    from datetime import UTC, date, datetime
+
+    from survey import catalog
+    from survey.models import Answer
+    from survey.reporting.selection import Selection
+    from survey.reporting.standard import standard_report
+
+    old, new = (copy.deepcopy(load_file(p).definition) for p in ("tests/fixtures/counter-quick-v1.yaml",
+                                                                  "questionnaires/counter-quick.yaml"))
+    for data in (old, new):
+        data["key"] = "counter-span"
+    v1, v2 = load_dict(old), load_dict(new)
+    with app.app_context():
+        session = get_session()
+        for q, month in ((v1, 1), (v2, 3)):
+            catalog.publish(session, q)
+            session.flush()
+            row = catalog.latest(session, "counter-span")
+            for day in range(1, 6):
+                response = Response(version_id=row.id, submitted_at=datetime(2025, month, day, 3, tzinfo=UTC),
+                                    channel="web", source="feedback", language="vi")
+                response.answers = [Answer(item_key=k, code=v) for k, v in answers_for(q, choose=5).items()
+                                    if isinstance(v, int)]
+                session.add(response)
+        session.commit()
+        both = standard_report(session, Selection("counter-span", by=()))
+        recent = standard_report(session, Selection("counter-span", since=date(2025, 3, 1), by=()))
+        session.commit()
+    pooled = set(both.table("criterion")["item"])
+    assert pooled == {"info_published", "staff_attitude", "online_service"}, "unchanged keys, codes and conditions"
+    assert both.table("criterion").set_index("item").loc["info_published", "n"] == 10, "both versions counted"
+    assert "petition_response" in both.method["versions"] and "result_legal" in both.method["versions"]
+    assert set(recent.table("criterion")["item"]) >= {"result_legal", "costs_legal", "petition_response"}
+    assert recent.method["versions"] == "one version answered in this selection"

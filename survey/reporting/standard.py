@@ -30,9 +30,10 @@ from sqlalchemy.orm import Session
 
 from analysis import report as analysis_report
 from analysis.targets import Target
-from questionnaires.loader import Questionnaire
+from questionnaires.loader import Questionnaire, compare_versions
 
-from ..models import AnswerCount, Field, Unit
+from .. import catalog
+from ..models import AnswerCount, Field, QuestionnaireVersion, Unit
 from . import targets as targets_store
 from .breakdowns import breakdown, respondent_minimums, signature_cells
 from .counts import refresh
@@ -149,8 +150,9 @@ def standard_report(session: Session, sel: Selection, targets: Sequence[Target] 
         targets, origin = targets_store.report_targets(session)
     else:
         origin = f"{len(targets)} target(s) given by the caller"
+    structure, rollup, versions_note = comparable_structure(session, scope)
     report = analysis_report.standard_report(
-        counts, q.structure(), q.rollup, by=dims, tree=tree, targets=targets, kind=q.kind,
+        counts, structure, rollup, by=dims, tree=tree, targets=targets, kind=q.kind,
         responses=responses, include_flagged=sel.include_flagged,
     )
     excluded = exclusion_rows(flagged_responses(session, sel), dims, excluded=not sel.include_flagged)
@@ -159,6 +161,7 @@ def standard_report(session: Session, sel: Selection, targets: Sequence[Target] 
         "selection": {k: (v.isoformat() if isinstance(v, date) else list(v) if isinstance(v, (list, tuple)) else v)
                       for k, v in asdict(sel).items()},
         "questionnaire": f"{q.key} (versions pooled: {len(scope.version_ids)}); {q.source_document}",
+        "versions": versions_note,
         "dates": "days and months in Vietnam time (UTC+7); a unit includes every unit below it",
         "data": ("maintained response signatures (one row per response, its coded answers packed), cross-tabulated by "
                  + ", ".join(raw) + ", plus raw answers for any partial month at the ends of the range") if raw else
@@ -167,6 +170,34 @@ def standard_report(session: Session, sel: Selection, targets: Sequence[Target] 
         "excluded_counts": "exact, from response_flags: each flagged response once, under its first reason (alphabetical)",
     }
     return replace(report, excluded=excluded, method=method)
+
+
+def answered_versions(session: Session, scope: Scope) -> list[QuestionnaireVersion]:
+    """The versions with responses in the selection, read from the maintained counts (by month)."""
+    first = scope.sel.since.replace(day=1) if scope.sel.since else None
+    last = scope.sel.until.replace(day=1) if scope.sel.until else None
+    query = select(AnswerCount.version_id).distinct().where(AnswerCount.version_id.in_(scope.version_ids))
+    ids = set(session.scalars(maintained_filter(query, AnswerCount, scope, first, last)))
+    return [v for v in scope.versions if v.id in ids]
+
+
+def comparable_structure(session: Session, scope: Scope) -> tuple[list[dict[str, Any]], Any, str]:
+    """Criteria and roll-up for a selection: when its responses answered several versions, only the
+    items that mean the same in all of them (questionnaires.loader.compare_versions), and a note
+    naming the ones left out, so figures never mix two different questions."""
+    q = scope.questionnaire
+    present = answered_versions(session, scope)
+    if len(present) < 2:
+        return q.structure(), q.rollup, "one version answered in this selection"
+    same, changed = compare_versions([catalog.definition(v) for v in present])
+    structure = [row for row in q.structure() if row["item"] in same]
+    numbers = ", ".join(str(v.version) for v in present)
+    if not structure:
+        raise ReportError(f"no criterion of {q.key} means the same in versions {numbers}, which this selection "
+                          "spans: report each version's dates separately (--since/--until)")
+    rollup = q.rollup if q.rollup.overall_item in same else replace(q.rollup, overall_item=None)
+    return structure, rollup, (f"versions {numbers} answered in this selection: only items that mean the same in all of "
+                               f"them are compared; changed or new, left out: {', '.join(changed) or 'none'}")
 
 
 def name_columns(session: Session, frame: pd.DataFrame, questionnaire: Questionnaire) -> pd.DataFrame:
