@@ -99,6 +99,30 @@ def units_credentials(code: str, revoke_others: bool) -> None:
                "Store both now: the API key cannot be shown again.")
 
 
+@units_cli.command("rewrap-secrets")
+@click.option("--old-key-file", type=FILE, default=None,
+              help="File holding the previous link key (SURVEY_LINK_KEY, or SECRET_KEY when no link key was set).")
+@click.option("--clear", is_flag=True, help="Store the secrets in clear again: only before `db downgrade` below 0007.")
+def units_rewrap_secrets(old_key_file: Path | None, clear: bool) -> None:
+    """Store every unit's HMAC secret wrapped under the current link key.
+
+    Wraps secrets that an older version stored in clear, and re-wraps those wrapped under the
+    previous key after SURVEY_LINK_KEY (or SECRET_KEY) changed. Safe to repeat."""
+    session = db.get_session()
+    old = old_key_file.read_text(encoding="utf-8").strip() if old_key_file else None
+    result = credentials.rewrap(session, credentials.link_key_material(), old or None, clear)
+    session.commit()
+    for key_id in result.unreadable:
+        click.secho(f"key id {key_id}: cannot be unwrapped with the current link key"
+                    f"{' nor the one in ' + str(old_key_file) if old_key_file else ''}; pass the key it was wrapped "
+                    "with as --old-key-file, or issue the unit new credentials (`units credentials CODE --revoke-others`)",
+                    fg="red", err=True)
+    done = "stored in clear" if clear else "wrapped under the current link key"
+    click.echo(f"{result.changed} secret(s) {done}, {result.unchanged} already so, {len(result.unreadable)} unreadable.")
+    if result.unreadable:
+        click.get_current_context().exit(1)
+
+
 @counters_cli.command("import")
 @click.argument("path", type=FILE)
 def counters_import(path: Path) -> None:

@@ -78,7 +78,8 @@ class Counter(Base):
 
 
 class UnitCredential(Base):
-    """A unit's API key (stored hashed) and HMAC secret for offline per-dossier links."""
+    """A unit's API key (stored hashed) and HMAC secret for offline per-dossier links, stored
+    wrapped under the link key (survey.qr.credentials), never in clear."""
 
     __tablename__ = "unit_credentials"
 
@@ -86,6 +87,15 @@ class UnitCredential(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     key_id: Mapped[str] = mapped_column(String(16), unique=True)
     api_key_hash: Mapped[str] = mapped_column(String(128))
-    hmac_secret: Mapped[str] = mapped_column(String(128))
+    secret_wrapped: Mapped[str] = mapped_column("hmac_secret_wrapped", String(160))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def show_secret_once(self, secret: str) -> None:
+        """Keep the clear secret on this object only, for the one time it is shown after issuing."""
+        self._clear_secret = secret
+
+    @property
+    def hmac_secret(self) -> str | None:
+        """The clear secret on the object `credentials.issue` returned, else None (never loaded)."""
+        return getattr(self, "_clear_secret", None)

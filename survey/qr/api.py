@@ -9,6 +9,7 @@ details), 413 (body over 4 KB), 422 (bad body, `field` names the input).
 from __future__ import annotations
 
 import base64
+import json
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -30,9 +31,29 @@ def _error(status: int, error: str, message: str, **extra: str) -> Response:
     return resp
 
 
+def _body() -> bytes | None:
+    """The request body if it is at most MAX_BODY bytes, else None. Counted on the bytes read, so
+    a chunked body (no Content-Length) is held to the same limit; never more than one byte over is read."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return None
+    data = request.stream.read(MAX_BODY + 1)
+    return None if len(data) > MAX_BODY else data
+
+
+def _json_object(data: bytes) -> dict | None:
+    if not request.is_json:
+        return None
+    try:
+        body = json.loads(data)
+    except ValueError:  # not UTF-8 or not JSON
+        return None
+    return body if isinstance(body, dict) else None
+
+
 @bp.post("/dossier-links")
 def mint_dossier_link():
-    if request.content_length is not None and request.content_length > MAX_BODY:
+    data = _body()
+    if data is None:
         return _error(413, "too_large", f"request body over {MAX_BODY} bytes")
     scheme, _sp, api_key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not api_key.strip():
@@ -41,8 +62,8 @@ def mint_dossier_link():
     credential = credentials.authenticate(session, api_key.strip())
     if credential is None:
         return _error(401, "unauthorized", "unknown or revoked API key")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
+    body = _json_object(data)
+    if body is None:
         return _error(422, "invalid", "the body must be a JSON object", field="body")
     fmt = request.args.get("format", "json")
     if fmt not in ("json", "svg", "png"):
@@ -56,6 +77,12 @@ def mint_dossier_link():
     except dossiers.MintConflict:
         session.rollback()
         return _error(409, "conflict", "this dossier already has a link with a different field, procedure or completion date")
+    except credentials.SecretUnavailable:
+        session.rollback()
+        current_app.logger.error("unit credential %s cannot be unwrapped with the configured link key: "
+                                 "run `flask --app wsgi units rewrap-secrets --old-key-file`", credential.key_id)
+        return _error(503, "unavailable", "the server cannot sign links for this unit until its administrator "
+                                          "restores the link key; try again later")
     session.commit()
     url = codes.dossier_url(minted.token)
     status = 201 if minted.created else 200

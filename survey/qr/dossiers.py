@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Iterable
@@ -40,8 +41,13 @@ log = logging.getLogger(__name__)
 
 VERSION = "1"
 SIG_BYTES = 12  # 96 bits: forging a link means guessing this
-TOKEN = re.compile(r"^(?P<payload>[A-Za-z0-9_-]{16,400})\.(?P<sig>[A-Za-z0-9_-]{16})$")
-CODE = re.compile(r"^[A-Za-z0-9._-]{1,60}$")
+# fullmatch only: '$' would also accept a trailing newline (a link ending in %0A)
+TOKEN = re.compile(r"(?P<payload>[A-Za-z0-9_-]{16,400})\.(?P<sig>[A-Za-z0-9_-]{16})")
+CODE = re.compile(r"[A-Za-z0-9._-]{1,60}")
+DAY = re.compile(r"[0-9]{8}")
+# control, format (right-to-left marks, zero-width), surrogate, line and paragraph separators:
+# invisible or misleading on a receipt and in a spreadsheet, and never part of a real dossier code
+REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 MAX_DOSSIER_CODE = 64
 VIETNAM = timezone(timedelta(hours=7))  # no daylight saving
 
@@ -95,7 +101,7 @@ def sign(data: LinkData, secret: str) -> str:
 
 def parse(token: str) -> tuple[LinkData, str, str]:
     """Split a token into its data, payload and signature, without checking the signature."""
-    match = TOKEN.match(token)
+    match = TOKEN.fullmatch(token)
     if not match:
         raise InvalidLink("malformed")
     payload, sig = match["payload"], match["sig"]
@@ -107,21 +113,36 @@ def parse(token: str) -> tuple[LinkData, str, str]:
     if len(parts) != 6 or parts[0] != VERSION:
         raise InvalidLink("unknown layout")
     try:
+        if not DAY.fullmatch(parts[5]):  # strptime would take '2026111' or non-ASCII digits
+            raise ValueError(parts[5])
         completed_on = datetime.strptime(parts[5], "%Y%m%d").date()
         dossier_code = check_dossier_code(parts[2])
     except ValueError:  # MintError is one too: an offline signer sent a code we cannot store
         raise InvalidLink("bad date or dossier code") from None
+    if dossier_code != parts[2]:
+        raise InvalidLink("dossier code with surrounding spaces")
+    if completed_on > latest_completion():
+        raise InvalidLink("completed in the future")  # also keeps 9999-12-31 away from date arithmetic
     return LinkData(parts[1], dossier_code, parts[3], parts[4], completed_on), payload, sig
 
 
 def check_dossier_code(code: str) -> str:
-    """A dossier code as received on the receipt: 1–64 printable characters, no '|'."""
+    """A dossier code as received on the receipt: 1–64 visible characters, no '|'."""
     code = code.strip()
     if not code or len(code) > MAX_DOSSIER_CODE:
         raise MintError("dossier_code", f"dossier_code must be 1–{MAX_DOSSIER_CODE} characters")
-    if "|" in code or any(ord(c) < 32 or ord(c) == 127 for c in code):
-        raise MintError("dossier_code", "dossier_code must not contain '|' or control characters")
+    if "|" in code:
+        raise MintError("dossier_code", "dossier_code must not contain '|'")
+    hidden = next((c for c in code if unicodedata.category(c) in REFUSED_CATEGORIES), None)
+    if hidden is not None:
+        raise MintError("dossier_code", f"dossier_code must not contain control or invisible characters "
+                                        f"(U+{ord(hidden):04X} {unicodedata.name(hidden, 'control')})")
     return code
+
+
+def latest_completion() -> date:
+    """The latest completion date a link may carry: tomorrow in Vietnam (clocks differ a little)."""
+    return datetime.now(VIETNAM).date() + timedelta(days=1)
 
 
 def expires_at(completed_on: date, days: int) -> datetime:
@@ -150,7 +171,15 @@ def verify(session: Session, token: str) -> tuple[LinkData, UnitCredential]:
     data, payload, sig = parse(token)
     credential = credentials.by_key_id(session, data.key_id)
     # Compute the signature even for an unknown key so timing does not tell which keys exist.
-    expected = _signature(payload, credential.hmac_secret if credential else "unknown key")
+    secret = "unknown key"
+    if credential is not None:
+        try:
+            secret = credentials.hmac_secret(credential)
+        except credentials.SecretUnavailable:
+            log.error("unit credential %s cannot be unwrapped with the configured link key: "
+                      "run `flask --app wsgi units rewrap-secrets --old-key-file`", credential.key_id)
+            credential = None
+    expected = _signature(payload, secret)
     if credential is None or not hmac.compare_digest(expected, sig):
         raise InvalidLink("bad signature")
     return data, credential
@@ -222,7 +251,7 @@ class Minted:
 def _lookup(session: Session, model: type[Field] | type[Procedure], name: str, code: str | None):
     if code in (None, ""):
         return None
-    if not isinstance(code, str) or not CODE.match(code):
+    if not isinstance(code, str) or not CODE.fullmatch(code):
         raise MintError(name, f"{name} must be a code of letters, digits, '.', '-' or '_'")
     found = session.scalar(select(model).filter_by(code=code))
     if found is None:
@@ -250,6 +279,7 @@ def mint(session: Session, credential: UnitCredential, dossier_code: object, fie
     if not isinstance(dossier_code, str):
         raise MintError("dossier_code", "dossier_code is required (text)")
     code = check_dossier_code(dossier_code)
+    secret = credentials.hmac_secret(credential)  # before anything is written: SecretUnavailable leaves no row
     field = _lookup(session, Field, "field", field_code)  # type: ignore[arg-type]
     procedure = _lookup(session, Procedure, "procedure", procedure_code)  # type: ignore[arg-type]
     if procedure is not None:
@@ -257,8 +287,7 @@ def mint(session: Session, credential: UnitCredential, dossier_code: object, fie
             raise MintError("procedure", f"procedure '{procedure.code}' is not in field '{field.code}'")
         field = field or session.get(Field, procedure.field_id)
     done = _to_date(completed_on)
-    today = datetime.now(VIETNAM).date()
-    if done > today + timedelta(days=1):
+    if done > latest_completion():
         raise MintError("completed_on", "completed_on is in the future")
     expires = expires_at(done, days)
     if expires <= datetime.now(UTC):
@@ -272,7 +301,7 @@ def mint(session: Session, credential: UnitCredential, dossier_code: object, fie
     # The procedure implies its field: leaving the field out keeps the receipt's QR code smaller.
     field_code = field.code if field is not None and procedure is None else ""
     data = LinkData(credential.key_id, code, field_code, procedure.code if procedure else "", done)
-    return Minted(token=sign(data, credential.hmac_secret), row=row, created=created)
+    return Minted(token=sign(data, secret), row=row, created=created)
 
 
 BATCH_COLUMNS = ("dossier_code", "unit_code", "completed_on")
@@ -307,6 +336,10 @@ def mint_batch(session: Session, rows: Iterable[tuple[int, dict[str, str]]], day
             continue
         except MintConflict:
             report.errors.append((line, "this dossier already has a link with a different field, procedure or date"))
+            continue
+        except credentials.SecretUnavailable:
+            report.errors.append((line, f"the HMAC secret of unit '{unit.code}' cannot be unwrapped with the configured "
+                                        "link key: run `units rewrap-secrets --old-key-file` with the previous key"))
             continue
         if minted.created:
             report.created += 1

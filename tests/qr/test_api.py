@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import base64
+import http.client
+import io
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -107,7 +110,8 @@ def test_revoked_key_is_401_and_only_a_hash_is_stored(app, client, place):
     with app.app_context():
         session = get_session()
         cred = session.scalar(select(UnitCredential).filter_by(key_id=place.key_id))
-        assert place.api_key not in (cred.api_key_hash, cred.hmac_secret) and len(cred.api_key_hash) == 64
+        assert place.api_key not in (cred.api_key_hash, cred.secret_wrapped) and len(cred.api_key_hash) == 64
+        assert place.secret not in cred.secret_wrapped  # the HMAC secret is stored wrapped, never in clear
         cred.revoked_at = datetime.now(UTC)
         session.commit()
     assert mint(client, place.api_key, good()).status_code == 401
@@ -155,3 +159,49 @@ def test_api_needs_no_csrf_token_but_forms_still_do(app, client, place):
     app.config["WTF_CSRF_ENABLED"] = True
     assert mint(client, place.api_key, good()).status_code == 201
     assert client.post(f"/c/{place.single_code}", data={"x": "1"}).status_code == 400
+
+
+def test_chunked_body_over_the_limit_is_413_on_the_bytes_read(client, place):
+    """No Content-Length (chunked transfer encoding): the limit holds on what is actually read.
+    A server that de-chunks (gunicorn, werkzeug) marks the stream terminated, as here."""
+    chunked = {"environ_overrides": {"wsgi.input_terminated": True},
+               "headers": {"Authorization": f"Bearer {place.api_key}", "Transfer-Encoding": "chunked"}}
+    big = json.dumps(good(note="x" * 60_000)).encode()
+    resp = client.post(URL, input_stream=io.BytesIO(big), content_type="application/json", **chunked)
+    assert resp.status_code == 413 and resp.get_json()["error"] == "too_large"
+    small = json.dumps(good()).encode()
+    ok = client.post(URL, input_stream=io.BytesIO(small), content_type="application/json", **chunked)
+    assert ok.status_code == 201, ok.get_json()  # a chunked body within the limit is read as usual
+
+
+def test_chunked_body_is_refused_through_a_real_server(app, place):
+    """The same over a socket, as gunicorn or the dev server frame a chunked request."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        def post(body: bytes) -> tuple[int, dict]:
+            conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
+            conn.putrequest("POST", URL)
+            conn.putheader("Authorization", f"Bearer {place.api_key}")
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Transfer-Encoding", "chunked")
+            conn.endheaders()
+            for start in range(0, len(body), 1000):
+                chunk = body[start:start + 1000]
+                conn.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            conn.send(b"0\r\n\r\n")
+            resp = conn.getresponse()
+            payload = json.loads(resp.read())
+            conn.close()
+            return resp.status, payload
+
+        status, payload = post(json.dumps(good(note="x" * 60_000)).encode())
+        assert status == 413 and payload["error"] == "too_large"
+        status, payload = post(json.dumps(good(dossier_code="CHUNKED-1")).encode())
+        assert status == 201 and payload["dossier_code"] == "CHUNKED-1"
+    finally:
+        server.shutdown()
+        thread.join(5)

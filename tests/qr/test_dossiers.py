@@ -267,3 +267,58 @@ def test_decoded_png_link_from_mint_reaches_the_form(app, client, place):
     [decoded] = decode_png(codes.qr_png(url))
     assert decoded == url
     assert "Thủ tục: Đăng ký kết hôn" in tag_lines(client.get(path_of(decoded)).get_data(as_text=True))
+
+
+# ---------------------------------------------------------------- one canonical form (issue #9, item 10)
+
+
+def test_only_the_exact_canonical_token_validates(client, place):
+    url = link(place, dossier="CANON-1")
+    assert client.get(url).status_code == 200
+    token = url.removeprefix("/d/")
+    for suffix in ("\n", "\r\n", " ", "\x00"):
+        with pytest.raises(dossiers.InvalidLink):
+            dossiers.parse(token + suffix)
+    for suffix in ("%0A", "%0D%0A", "%20", "%00"):
+        assert client.get(url + suffix).status_code in (400, 404), suffix  # refused, whichever layer sees it first
+
+
+def _raw_link(place, date_text: str, dossier: str = "D-DATE") -> str:
+    """A correctly signed link whose date field is written as given (what a careless offline signer sends)."""
+    message = f"1|{place.key_id}|{dossier}||ht-khai-sinh|{date_text}"
+    payload = dossiers._b64(message.encode())
+    return f"/d/{payload}.{dossiers._signature(payload, place.secret)}"
+
+
+def test_far_future_completion_dates_are_refused_never_a_500(client, place):
+    tomorrow = TODAY + timedelta(days=1)
+    assert client.get(_raw_link(place, f"{tomorrow:%Y%m%d}", "D-TOMORROW")).status_code == 200  # clocks differ a little
+    for text in (f"{TODAY + timedelta(days=3):%Y%m%d}", "20991231", "99991231"):
+        assert client.get(_raw_link(place, text)).status_code == 404, text
+
+
+@pytest.mark.parametrize("text", [f"{TODAY:%Y%m}1", "２０２６１１２０", "2026-1120", "+2026112"])
+def test_non_canonical_dates_in_a_signed_link_are_refused(client, place, text):
+    assert client.get(_raw_link(place, text)).status_code == 404
+
+
+@pytest.mark.parametrize("code", ["HS\u202e-0001", "HS\u200b0001", "HS\u20280001", "HS\u00ad01", "HS\x7f01", "\ufeffHS-1"])
+def test_invisible_and_control_characters_in_dossier_codes_are_refused(app, client, place, code):
+    with pytest.raises(dossiers.MintError, match="control or invisible") as caught:
+        dossiers.check_dossier_code(code)
+    assert caught.value.field == "dossier_code"
+    assert client.get(link(place, dossier=code)).status_code == 404  # a signed link carrying one too
+    resp = client.post("/api/v1/dossier-links", json={"dossier_code": code, "procedure": "ht-khai-sinh",
+                                                      "completed_on": TODAY.isoformat()},
+                       headers={"Authorization": f"Bearer {place.api_key}"})
+    assert resp.status_code == 422 and resp.get_json()["field"] == "dossier_code"
+    assert "U+" in resp.get_json()["message"]
+
+
+def test_a_signed_code_with_surrounding_spaces_is_not_another_spelling(client, place):
+    assert client.get(link(place, dossier="HS-SP")).status_code == 200
+    assert client.get(link(place, dossier=" HS-SP")).status_code == 404
+
+
+def test_vietnamese_and_punctuated_codes_still_pass():
+    assert dossiers.check_dossier_code("HS/01 ư-Đ.2026") == "HS/01 ư-Đ.2026"

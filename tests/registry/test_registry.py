@@ -8,6 +8,7 @@ from vietnam_provinces import Ward
 
 from survey.db import get_session
 from survey.models import Counter, Unit, UnitCredential
+from survey.qr import credentials
 from survey.registry import units as registry
 
 
@@ -167,7 +168,10 @@ def test_credentials_are_shown_once_and_stored_hashed(app, runner, tmp_path):
     assert api_key.startswith(key_id + ".") and len(api_key) > 40 and len(secret) >= 43
     with app.app_context():
         cred = get_session().scalar(select(UnitCredential))
-        assert cred.key_id == key_id and cred.hmac_secret == secret and api_key not in cred.api_key_hash
+        assert cred.key_id == key_id and api_key not in cred.api_key_hash
+        # stored wrapped: neither the secret nor any part of it is in the row, yet it unwraps to the one shown
+        assert secret not in cred.secret_wrapped and cred.secret_wrapped.startswith("v1.")
+        assert cred.hmac_secret is None and credentials.hmac_secret(cred) == secret
     rotated = runner.invoke(args=["units", "credentials", "11953", "--revoke-others"])
     assert rotated.exit_code == 0
     with app.app_context():
