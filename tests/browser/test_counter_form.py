@@ -47,3 +47,12 @@ def test_a_receipt_scanned_before_the_result_is_stored_without_it(live_server, p
     assert codes["result_time"] == 4
     assert not {"result_legal", "petition_response", "online_service"} & set(codes)
     assert {k: codes[k] for k in choices} == choices
+
+
+def test_the_printed_form_carries_the_full_introduction(live_server, page):
+    page.goto(f"{live_server.url}/q/sipas-2023")
+    full = page.locator("p.print-purpose")
+    assert full.is_hidden(), "on screen the introduction folds under 'Giới thiệu khảo sát'"
+    page.emulate_media(media="print")
+    assert full.is_visible() and "Bộ Nội vụ kính mong Ông/Bà" in full.inner_text()
+    assert page.locator("details.purpose").is_hidden()
