@@ -87,6 +87,14 @@ def to_csv(rows: Iterable[AuditEvent]) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for e in rows:
-        writer.writerow([e.id, e.at.isoformat(), local_time(e.at), e.actor_login or "", e.action,
-                         e.unit_id or "", e.target or "", e.detail or "", e.remote_addr or ""])
+        writer.writerow([e.id, e.at.isoformat(), local_time(e.at), _cell(e.actor_login), e.action,
+                         e.unit_id or "", _cell(e.target), _cell(e.detail), _cell(e.remote_addr)])
     return out.getvalue()
+
+
+def _cell(value: str | None) -> str:
+    """Text as Excel must show it, never run it: a failed log-in's name is typed by anyone, and
+    "=HYPERLINK(…)" in a cell would be a formula on the administrator's machine."""
+    if not value:
+        return ""
+    return "'" + value if value[0] in "=+-@\t\r" else value

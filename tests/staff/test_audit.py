@@ -132,3 +132,9 @@ def test_bulk_statements_are_the_only_way_and_the_app_has_none():
     offenders = [str(p) for p in root.rglob("*.py")
                  if ("update(AuditEvent" in p.read_text() or "delete(AuditEvent" in p.read_text())]
     assert offenders == []
+
+
+def test_csv_cells_typed_by_strangers_are_never_formulas(app, tree, as_role):
+    login(app.test_client(), '=HYPERLINK("http://evil.example","x")', "wrong password again")
+    body = as_role("system_admin").get("/staff/audit.csv?action=login_failed").get_data(as_text=True)
+    assert "'=HYPERLINK" in body and ',"=HYPERLINK' not in body
