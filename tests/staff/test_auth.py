@@ -158,3 +158,15 @@ def test_commune_administrator_is_refused_another_communes_counter(app, tree, as
     assert admin.get(f"/staff/counters/{tree.counter_b}").status_code == 403
     assert admin.get(f"/staff/counters/{tree.counter_b}/poster.pdf").status_code == 403
     assert admin.get("/staff/counters/999999").status_code == 404
+
+
+def test_a_pending_password_change_still_offers_log_out(app, client, tree):
+    with app.app_context():
+        session = get_session()
+        _new, one_time = accounts.create_user(session, "chua.doi", "Chưa Đổi")
+        session.commit()
+    login(client, "chua.doi", one_time)
+    html = client.get("/staff/password").get_data(as_text=True)
+    assert 'action="/staff/logout"' in html and "/staff/units" not in html
+    assert client.post("/staff/logout", data={"csrf_token": csrf_token(html)}).status_code == 302
+    assert client.get("/staff/password").status_code == 302
