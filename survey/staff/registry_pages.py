@@ -15,6 +15,7 @@ import yaml
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from questionnaires.loader import QuestionnaireError, load_dict
@@ -30,6 +31,7 @@ from ..registry.counters import field_name
 from . import audit, scope
 from .forms import ActionForm, CounterForm, UnitForm
 from .scope import require
+from .views import conflict
 
 bp = Blueprint("staff_registry", __name__, url_prefix="/staff")
 POSTER_SYNC_LIMIT = 200
@@ -45,6 +47,9 @@ MAX_UPLOAD = 60 * 1024  # a questionnaire definition is a few KB; the app's body
 def no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+bp.register_error_handler(IntegrityError, conflict)
 
 
 def unit_by_code(session: Session, code: str, **_: object) -> Unit | None:

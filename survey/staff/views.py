@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from ..db import get_session
-from ..errors import abort_with
+from ..errors import abort_with, render_error
 from ..i18n import _
 from ..models import AuditEvent, RoleGrant, StaffUser, Unit
 from . import accounts, audit, auth, scope, throttle
@@ -26,6 +27,14 @@ def no_store(response: Response) -> Response:
     """Staff pages show one-time passwords and scoped data: never kept by a shared browser's cache."""
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.errorhandler(IntegrityError)
+def conflict(exc: IntegrityError):
+    """Two people saving the same thing at once (a log-in, a code): the second gets a page, not a 500."""
+    get_session().rollback()
+    return render_error(409, _("Dữ liệu vừa được người khác thay đổi (ví dụ cùng một mã hoặc tên đăng nhập). "
+                               "Vui lòng tải lại trang, kiểm tra và thử lại."))
 
 
 def me() -> StaffUser:

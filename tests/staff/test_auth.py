@@ -170,3 +170,17 @@ def test_a_pending_password_change_still_offers_log_out(app, client, tree):
     assert 'action="/staff/logout"' in html and "/staff/units" not in html
     assert client.post("/staff/logout", data={"csrf_token": csrf_token(html)}).status_code == 302
     assert client.get("/staff/password").status_code == 302
+
+
+def test_a_save_that_loses_a_race_is_a_409_page_not_a_500(app, tree, as_role, monkeypatch):
+    from survey.staff import views
+
+    def racing_create(session, login_name, full_name):  # another administrator saved the same log-in first
+        session.add(StaffUser(login=tree.users["reader"], full_name=full_name, password_hash="x"))
+        session.flush()
+
+    monkeypatch.setattr(views.accounts, "create_user", racing_create)
+    admin = as_role("system_admin")
+    resp = admin.post("/staff/users/new", data={"login": "moi", "full_name": "Mới", "csrf_token": token_for(admin)})
+    assert resp.status_code == 409 and "Dữ liệu vừa được người khác thay đổi" in resp.get_data(as_text=True)
+    assert admin.get("/staff/users").status_code == 200
