@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from pathlib import Path
@@ -33,6 +34,8 @@ SATISFACTION_LABELS = {
     0: ("Không có ý kiến", "No opinion / not used"),
 }
 CODED_TYPES = frozenset({"satisfaction", "single", "multiple", "number"})
+# A label that already shows its official number: "(a) …", "15. …", "Câu 2. …", "B6. …".
+NUMBERED_LABEL = re.compile(r"^(\(|\d|Câu\b|[A-Z]\d)")
 
 
 class QuestionnaireError(ValueError):
@@ -184,6 +187,15 @@ class Questionnaire:
     def criteria(self) -> tuple[Item, ...]:
         """Satisfaction items of element sections: the inputs of the index."""
         return tuple(i for s in self.sections if s.element for i in s.items if i.type == "satisfaction")
+
+    @cached_property
+    def numbers(self) -> dict[str, str]:
+        """The number shown before each question: the official one (`ref`) when the form has them and
+        the label does not already carry it, so an officer sees the instrument's numbering; otherwise
+        a running count."""
+        if not any(i.ref for i in self.items):
+            return {i.key: str(n) for n, i in enumerate(self.items, 1)}
+        return {i.key: i.ref if i.ref and not NUMBERED_LABEL.match(i.label.vi) else "" for i in self.items}
 
     @cached_property
     def deviations(self) -> tuple[Deviation, ...]:

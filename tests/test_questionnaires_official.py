@@ -307,3 +307,12 @@ def test_a_report_spanning_two_counter_versions_compares_only_unchanged_items(ap
     assert "petition_response" in both.method["versions"] and "result_legal" in both.method["versions"]
     assert set(recent.table("criterion")["item"]) >= {"result_legal", "costs_legal", "petition_response"}
     assert recent.method["versions"] == "one version answered in this selection"
+
+
+def test_forms_show_the_instruments_numbering_not_a_second_one(client):
+    quick = client.get("/q/counter-quick").get_data(as_text=True)
+    assert '<span class="num">' not in quick and "(đ) Thái độ ứng xử" in quick, "the letters are in the labels"
+    legacy = client.get("/q/sipas-2017").get_data(as_text=True)
+    assert '<span class="num">1.1.</span> Nơi ngồi chờ' in legacy and '<span class="num">5.4.</span>' in legacy
+    national = client.get("/q/sipas-2023").get_data(as_text=True)
+    assert '<span class="num">' not in national and "15. Cơ quan cung cấp thông tin" in national
