@@ -1,4 +1,5 @@
-"""Flask-Login wiring: who the session cookie says the user is, and when that no longer holds.
+"""Log-in: the check of a log-in attempt (throttle, password, audit) and the Flask-Login wiring:
+who the session cookie says the user is, and when that no longer holds.
 
 The cookie (Flask's signed session: HttpOnly, SameSite=Lax, Secure behind HTTPS) carries the
 account id, its session version and when the user logged in. A session ends when the account
@@ -9,14 +10,17 @@ counts as no session at all.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
-from flask import Flask, current_app, flash, g, redirect, request, session, url_for
+from flask import Flask, Request, current_app, flash, g, redirect, request, session, url_for
 from flask_login import LoginManager, login_user, logout_user
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from ..db import get_session
 from ..i18n import N_, _
 from ..models import StaffUser
+from . import accounts, audit, throttle
 
 login_manager = LoginManager()
 
@@ -49,6 +53,37 @@ def load_user(user_id: str) -> StaffUser | None:
     return user
 
 
+class LoginRefused(Exception):
+    """Why a log-in was refused, already translated, with the page's status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def attempt(db: Session, request: Request, login: str, password: str) -> StaffUser:
+    """Check a log-in against the throttle and the password; count and audit a failure, audit a
+    success. The caller commits either way (a failure's counters must be stored too)."""
+    name = login.strip()[:64]
+    if not name or not password:
+        raise LoginRefused(_("Vui lòng nhập tên đăng nhập và mật khẩu."), 422)
+    if throttle.blocked(db, request, name):
+        audit.record(db, "login_throttled", actor_login=name)
+        minutes = throttle.setting("STAFF_LOGIN_WINDOW_SECONDS") // 60
+        raise LoginRefused(_("Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {m} phút hoặc liên hệ quản trị hệ thống.",
+                             m=minutes), 429)
+    user = accounts.authenticate(db, name, password)
+    if user is None:
+        throttle.failed(db, request, name)
+        known = accounts.by_login(db, name)
+        audit.record(db, "login_failed", actor=known, actor_login=name,
+                     reason="disabled" if known is not None and not known.active else "password")
+        raise LoginRefused(_("Tên đăng nhập hoặc mật khẩu không đúng."), 401)
+    user.last_login_at = datetime.now(UTC)
+    audit.record(db, "login", actor=user)
+    return user
+
+
 def start_session(user: StaffUser) -> None:
     """Log `user` in on a fresh session (nothing from before the log-in is carried over)."""
     lang = session.get("lang")
@@ -76,8 +111,6 @@ def unauthorized() -> Response:
     """No valid session: back to the log-in page, saying why, and returning here after it."""
     reason = g.get("staff_session_end")
     if reason == "disabled":
-        from . import audit
-
         db = get_session()
         audit.record(db, "session_refused", actor=g.staff_disabled_user, target=request.path)
         db.commit()

@@ -2,7 +2,6 @@
 roles, the audit trail. Views are thin: check input, call accounts/scope/audit, commit once."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -55,34 +54,17 @@ def login():
     status = 200
     if request.method == "POST":
         db = get_session()
-        name = (form.login.data or "").strip()[:64]
-        if not name or not form.password.data:
-            errors.append(_("Vui lòng nhập tên đăng nhập và mật khẩu."))
-            status = 422
-        elif throttle.blocked(db, request, name):
-            audit.record(db, "login_throttled", actor_login=name)
-            db.commit()
-            errors.append(_("Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {m} phút hoặc liên hệ quản trị hệ thống.",
-                            m=throttle.setting("STAFF_LOGIN_WINDOW_SECONDS") // 60))
-            status = 429
+        try:
+            user = auth.attempt(db, request, form.login.data or "", form.password.data or "")
+        except auth.LoginRefused as refused:
+            db.commit()  # the failure counters and the audit row
+            errors, status = [refused.message], refused.status
         else:
-            user = accounts.authenticate(db, name, form.password.data)
-            if user is None:
-                throttle.failed(db, request, name)
-                known = accounts.by_login(db, name)
-                audit.record(db, "login_failed", actor=known, actor_login=name,
-                             reason="disabled" if known is not None and not known.active else "password")
-                db.commit()
-                errors.append(_("Tên đăng nhập hoặc mật khẩu không đúng."))
-                status = 401
-            else:
-                user.last_login_at = datetime.now(UTC)
-                audit.record(db, "login", actor=user)
-                db.commit()
-                auth.start_session(user)
-                if user.must_change_password:
-                    return redirect(url_for("staff.password"))
-                return redirect(_safe_next(request.args.get("next")))
+            db.commit()
+            auth.start_session(user)
+            if user.must_change_password:
+                return redirect(url_for("staff.password"))
+            return redirect(_safe_next(request.args.get("next")))
     response = Response(render_template("staff/login.html", form=form, errors=errors), status)
     throttle.ensure_device_cookie(request, response)
     return response
