@@ -10,9 +10,11 @@ server whose database is down still starts and answers 503 instead of crash-loop
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
@@ -80,6 +82,7 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
+        event.listen(engine, "do_connect", _private_sqlite_file)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # pre_ping replaces connections a database restart or failover has broken.
@@ -89,6 +92,29 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_timeout", 10)
     connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT, "application_name": "sipas"}
     return create_engine(parsed, connect_args=connect_args, **kwargs)
+
+
+def _private_sqlite_file(dialect: Any, _record: Any, cargs: tuple[Any, ...], _cparams: dict[str, Any]) -> None:
+    """Before SQLite opens the file: create it 0600 if it does not exist yet (it holds every
+    response and the registry), and take group/other access away from one an older version made.
+    SQLite gives its -wal, -shm and -journal files the database file's mode."""
+    name = str(cargs[0]) if cargs else ""
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # a missing folder or a read-only place: SQLite itself says what is wrong
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if part.stat().st_mode & 0o077:
+                part.chmod(0o600)
+        except OSError:
+            pass  # not there, or not ours: nothing to tighten
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

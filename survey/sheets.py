@@ -1,16 +1,43 @@
 """Spreadsheets administrators hand us (CSV from Excel, with or without BOM, or .xlsx), read as
-(line number, row dict) so every problem can be reported by the line the person sees."""
+(line number, cells) so every problem can be reported by the line the person sees in Excel; and
+the ones we hand back, with every cell neutralised against formula injection.
+
+A file comes from outside, so reading it is bounded before anything is parsed: its size, what an
+.xlsx (a zip) unpacks to, the number of rows and columns and the length of a cell. Control
+characters (NUL, Unicode line and paragraph separators, and for codes and names invisible format
+characters) are refused with the line and column named, never stored or silently dropped.
+"""
 from __future__ import annotations
 
 import csv
+import io
+import os
+import re
+import unicodedata
+import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+MAX_FILE_BYTES = 20 * 1024 * 1024  # a province's year of paper forms is a few MB
+MAX_ROWS = 100_000  # data rows below the header
+MAX_COLUMNS = 250  # the widest questionnaire has under 100 items, plus the tag columns
+CELL_CHARS = 1_000  # codes and names (units, counters, dossiers); free-text answers pass their own
+# An .xlsx is a zip whose parts openpyxl parses: bound what they unpack to before opening it. The
+# worksheet is streamed; every other part (the shared strings above all) is read whole into memory.
+MAX_XLSX_UNPACKED = 200 * 1024 * 1024
+MAX_XLSX_PART = 16 * 1024 * 1024
+
+# Cells a spreadsheet would run as a formula (OWASP "CSV injection"): =, +, -, @, tab, CR first.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
 class SheetError(ValueError):
-    """The file as a whole cannot be read (missing columns, not a CSV/XLSX)."""
+    """The file as a whole cannot be read (too big, missing columns, unsafe characters, not a
+    CSV/XLSX); the message names the file and, where there is one, the line and column."""
 
 
 @dataclass
@@ -31,20 +58,21 @@ class Report:
                 f"{self.unchanged} unchanged); {len(self.errors)} rows failed")
 
 
+# ---------------------------------------------------------------- reading
+
+
 def read_rows(path: str | Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
     """Rows of a .csv (UTF-8, BOM accepted; comma or semicolon) or .xlsx file with lower-cased,
     stripped header names. Blank rows are skipped; values are stripped strings ('' when empty)."""
     path = Path(path)
-    rows = _xlsx(path) if path.suffix.lower() in (".xlsx", ".xlsm") else _csv(path)
     header: list[str] | None = None
-    for line, values in rows:
+    for line, cells in read_cells(path):
         if header is None:
-            header = [str(v or "").strip().lower() for v in values]
+            header = [c.lower() for c in cells]
             missing = [c for c in required if c not in header]
             if missing:
                 raise SheetError(f"{path.name}: missing column(s) {', '.join(missing)} (line {line} is the header)")
             continue
-        cells = [_text(v) for v in values]
         if not any(cells):
             continue
         yield line, {name: (cells[i] if i < len(cells) else "") for i, name in enumerate(header) if name}
@@ -52,39 +80,156 @@ def read_rows(path: str | Path, required: tuple[str, ...]) -> Iterator[tuple[int
         raise SheetError(f"{path.name}: the file is empty")
 
 
-def _csv(path: Path) -> Iterator[tuple[int, list[Any]]]:
+def read_cells(path: str | Path, cell_chars: int = CELL_CHARS, multiline: bool = False) -> Iterator[tuple[int, list[str]]]:
+    """(line, stripped cell texts) of every row of a CSV or XLSX file, numbered as Excel numbers
+    rows (a quoted cell with a line break is one row). `multiline` lets a cell hold tabs and line
+    breaks (free-text answers); codes and names are one line of visible characters."""
+    path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise SheetError(f"{path.name}: not UTF-8 text; in Excel save as 'CSV UTF-8' or as .xlsx") from None
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise SheetError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
+    if size > MAX_FILE_BYTES:
+        raise SheetError(f"{path.name}: {size / 1024 / 1024:.1f} MB; at most {MAX_FILE_BYTES // 1024 // 1024} MB "
+                         "can be imported at once: split the file")
+    if head.startswith(b"PK\x03\x04"):
+        rows = _xlsx(path)
+    elif head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise SheetError(f"{path.name}: an old Excel .xls file; in Excel use 'Save as' → .xlsx or 'CSV UTF-8'")
+    else:
+        rows = _csv(path)
+    names: list[str] = []
+    for line, values in rows:
+        cells = [_text(v) for v in values]
+        if len(cells) > MAX_COLUMNS:
+            beyond = next((i for i in range(MAX_COLUMNS, len(cells)) if cells[i]), None)
+            if beyond is not None:
+                raise SheetError(f"{path.name}: line {line}, column {column_letter(beyond + 1)}: more than {MAX_COLUMNS} "
+                                 "columns; delete the columns that are not part of the table")
+            del cells[MAX_COLUMNS:]  # empty cells Excel keeps for formatting
+        if line > MAX_ROWS + 1 and any(cells):
+            raise SheetError(f"{path.name}: more than {MAX_ROWS:,} rows; split the file and import the parts one by one")
+        for i, cell in enumerate(cells):
+            problem = cell_problem(cell, cell_chars, multiline)
+            if problem:
+                where = column_letter(i + 1) + (f" ({names[i]})" if i < len(names) and names[i] else "")
+                raise SheetError(f"{path.name}: line {line}, column {where}: {problem}")
+        if not names and any(cells):
+            names = [c.lower() for c in cells]
+        yield line, cells
+
+
+def cell_problem(text: str, cell_chars: int = CELL_CHARS, multiline: bool = False) -> str | None:
+    """Why a cell cannot be accepted as it is, or None."""
+    if len(text) > cell_chars:
+        return f"{len(text):,} characters; at most {cell_chars:,} in one cell"
+    if text.isprintable():
+        return None  # the common case, in C
+    for ch in text:
+        if ch.isprintable() or (multiline and ch in "\t\n\r"):
+            continue
+        category = unicodedata.category(ch)
+        name = unicodedata.name(ch, "")
+        if ch == "\x00":
+            return "contains a NUL byte (U+0000): the file is damaged or not text"
+        if category in ("Zl", "Zp"):
+            return f"contains U+{ord(ch):04X} {name}: replace it with an ordinary line break or a space"
+        if category == "Cc":
+            return f"contains the control character U+{ord(ch):04X}; delete it" + (
+                "" if multiline else " (a code or name is one line of text)")
+        if category == "Cs":
+            return f"contains an unpaired surrogate U+{ord(ch):04X}: the text is damaged"
+        if category == "Cf" and not multiline:
+            return f"contains the invisible character U+{ord(ch):04X} {name}; delete it"
+    return None
+
+
+def column_letter(number: int) -> str:
+    """Excel's name of a 1-based column: 1 → A, 27 → AA."""
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _csv(path: Path) -> Iterator[tuple[int, list[Any]]]:
+    raw = path.read_bytes()
+    nul = raw.find(b"\x00")  # anywhere in the file, not only near its start
+    if nul >= 0:
+        raise SheetError(f"{path.name}: line {_line_at(raw, nul)}: contains a NUL byte; not a text file "
+                         "(a CSV in UTF-8, or an .xlsx workbook, is expected)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SheetError(f"{path.name}: line {_line_at(raw, exc.start)}: not UTF-8 text; "
+                         "in Excel save as 'CSV UTF-8' or as .xlsx") from None
+    del raw
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
-    line = 1
-    for values in reader:
-        yield line, values
-        line = reader.line_num + 1  # a quoted cell may span lines: report where the row starts
+    # newline="": only CR/LF end a row (str.splitlines would also split on U+2028, U+0085, ...);
+    # Excel numbers rows by record, so a cell with a line break is one row.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    number = 0
+    try:
+        for number, values in enumerate(reader, 1):
+            yield number, values
+    except csv.Error as exc:
+        reason = (f"a cell longer than {csv.field_size_limit():,} characters" if "field larger" in str(exc)
+                  else f"not readable as CSV ({exc})")
+        raise SheetError(f"{path.name}: line {number + 1}: {reason}") from None
+
+
+def _line_at(raw: bytes, offset: int) -> int:
+    return raw.count(b"\n", 0, offset) + 1
 
 
 def _xlsx(path: Path) -> Iterator[tuple[int, list[Any]]]:
+    _check_archive(path)
     from openpyxl import load_workbook  # only when an .xlsx arrives
 
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
+        book = load_workbook(path, read_only=True, data_only=True)  # streamed, row by row
     except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise SheetError(f"{path.name}: cannot read as .xlsx ({exc})") from None
+        raise SheetError(f"{path.name}: cannot be read as an .xlsx workbook ({type(exc).__name__}: {exc})") from None
     try:
-        for line, values in enumerate(book.worksheets[0].iter_rows(values_only=True), start=1):
-            yield line, list(values)
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # the declared used range may be absurd (A1:XFD1048576): read what is there
+        try:
+            for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                yield line, list(values)
+        except SheetError:
+            raise
+        except Exception as exc:  # a damaged worksheet part
+            raise SheetError(f"{path.name}: cannot be read as an .xlsx workbook ({type(exc).__name__}: {exc})") from None
     finally:
         book.close()
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse a workbook whose parts unpack to more than we are willing to parse (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise SheetError(f"{path.name}: cannot be read as an .xlsx workbook ({exc})") from None
+    total = sum(p.file_size for p in parts)
+    if total > MAX_XLSX_UNPACKED:
+        raise SheetError(f"{path.name}: unpacks to {total / 1024 / 1024:,.0f} MB; at most "
+                         f"{MAX_XLSX_UNPACKED // 1024 // 1024} MB: split the workbook or save it as 'CSV UTF-8'")
+    for part in parts:
+        if part.file_size > MAX_XLSX_PART and not part.filename.startswith("xl/worksheets/"):
+            raise SheetError(f"{path.name}: its part {part.filename} unpacks to {part.file_size / 1024 / 1024:,.0f} MB; "
+                             f"at most {MAX_XLSX_PART // 1024 // 1024} MB: save the sheet as 'CSV UTF-8' and import that")
 
 
 def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.date().isoformat()
+        return value.date().isoformat() if value.time() == time() else value.isoformat(sep=" ")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
@@ -93,11 +238,59 @@ def _text(value: Any) -> str:
 
 
 def parse_date(text: str) -> date:
-    """ISO (2026-11-20) or Vietnamese day-first (20/11/2026) dates."""
+    """ISO (2026-11-20, a time after it is ignored) or Vietnamese day-first (20/11/2026) dates,
+    in ASCII digits only."""
     text = text.strip()
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y"):
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
+    if text.isascii():
+        for fmt, part in (("%Y-%m-%d", text[:10] if text[10:11] in ("", " ", "T") else text),
+                          ("%d/%m/%Y", text), ("%d-%m-%Y", text)):
+            try:
+                return datetime.strptime(part, fmt).date()
+            except ValueError:
+                continue
     raise ValueError(f"'{text[:20]}' is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
+
+
+# ---------------------------------------------------------------- writing
+
+
+def safe_cell(value: Any) -> Any:
+    """A value as it may go into a CSV or XLSX cell: text a spreadsheet would run as a formula
+    (starting with = + - @, tab or CR) gets a leading apostrophe, the OWASP rule. Numbers, and
+    text that is just a number (-12, +3,5), stay as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def safe_frame(frame: Any) -> Any:
+    """A copy of a pandas DataFrame with every text cell (and column name) passed through safe_cell."""
+    out = frame.copy()
+    for column in out.columns:
+        if not (out[column].dtype.kind in "biufcmM"):  # text or mixed: numbers pass safe_cell unchanged
+            out[column] = out[column].map(safe_cell)
+    return out.rename(columns=safe_cell)
+
+
+def write_csv(path: Path, header: Iterable[Any], rows: Iterable[Iterable[Any]], private: bool = False) -> None:
+    """A CSV in UTF-8 with BOM (so Excel reads it as UTF-8), every cell through safe_cell.
+
+    `private` files (live citizen links) are created 0600 from the first byte: written to a new
+    file made with that mode, then renamed over the target, so an older, wider file is replaced too."""
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
+    try:
+        with open(fd, "w", newline="", encoding="utf-8-sig") as fh:
+            write_rows(fh, header, rows)
+        os.replace(part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+
+
+def write_rows(fh: Any, header: Iterable[Any], rows: Iterable[Iterable[Any]]) -> None:
+    """CSV rows into an open text file (opened with newline=""), every cell through safe_cell."""
+    writer = csv.writer(fh)
+    writer.writerow([safe_cell(v) for v in header])
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in row])

@@ -138,3 +138,31 @@ def test_reports_read_from_the_replica_when_one_is_configured(tmp_path):
         with app.app_context():
             engine().dispose()
             app.extensions["survey_db"]["report_sessionmaker"].kw["bind"].dispose()
+
+
+def test_sqlite_file_is_created_private_and_an_older_wide_one_is_tightened(tmp_path):
+    """The database holds every response: 0600 from creation (its -wal/-shm files follow its
+    mode), and a file an older version left 0644 is tightened on the next connection."""
+    import os
+    import sqlite3
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        fresh = make_engine(f"sqlite:///{tmp_path / 'new.sqlite3'}")
+        with fresh.begin() as conn:
+            conn.execute(text("CREATE TABLE t (x INTEGER)"))
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+        fresh.dispose()
+        assert modes == {"new.sqlite3": 0o600, "new.sqlite3-wal": 0o600, "new.sqlite3-shm": 0o600}
+        wide = tmp_path / "old.sqlite3"
+        sqlite3.connect(wide).close()
+        wide.chmod(0o644)
+        older = make_engine(f"sqlite:///{wide}")
+        with older.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        older.dispose()
+        assert stat.S_IMODE(wide.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

@@ -3,6 +3,7 @@
 one line naming the file, row, column or option and the fix, never a trace."""
 from __future__ import annotations
 
+import io
 import json
 import sys
 import time
@@ -20,6 +21,7 @@ from analysis.targets import TargetError
 from .. import catalog, db
 from ..reporting import counts, response_imports, standard, targets
 from ..reporting.selection import LEVELS, SOURCES, ReportError, Selection
+from ..sheets import safe_frame, write_rows
 
 targets_cli = AppGroup("targets", help="Plan targets (chỉ tiêu): load the YAML files into the database, list them.")
 responses_cli = AppGroup("responses", help="Responses in bulk: import paper forms or an earlier system's export.")
@@ -176,7 +178,9 @@ def responses_template(key: str, out: Path | None) -> None:
     """An empty CSV (header only) to key paper forms into, for `responses import`."""
     session = db.get_session()
     header = response_imports.template_header(catalog.definition(_version(session, key, None)))
-    _write(",".join(header) + "\r\n", out, bom=True)
+    text = io.StringIO(newline="")
+    write_rows(text, header, [])
+    _write(text.getvalue(), out, bom=True)
 
 
 # ---------------------------------------------------------------- report
@@ -244,7 +248,7 @@ def report_export(key: str, fmt: str, since: date | None, until: date | None, un
     for message in export.messages:
         click.echo(message, err=True)
     if fmt == "csv":
-        _write(to_csv(export.figures), out, bom=True)
+        _write(to_csv(safe_frame(export.figures)), out, bom=True)  # a unit name may begin with "="
     else:
         _write(json.dumps(export.as_json(), ensure_ascii=False, indent=1) + "\n", out)
     if out is not None:

@@ -5,7 +5,6 @@ and reason, and exit with status 1 when any row failed.
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import click
@@ -18,7 +17,7 @@ from .. import db
 from ..models import Counter, Unit
 from ..qr import codes, credentials, dossiers, posters
 from ..registry import imports, units
-from ..sheets import Report, SheetError, read_rows
+from ..sheets import Report, SheetError, read_rows, write_csv
 
 units_cli = AppGroup("units", help="The unit tree: import, official codes, API credentials.")
 counters_cli = AppGroup("counters", help="Counters (service points): import and list with their QR URLs.")
@@ -197,12 +196,10 @@ def qr_dossiers(path: Path, out: Path, base: str | None) -> None:
     _reference_lists(session)
     rows = _rows(path, dossiers.BATCH_COLUMNS)
     links, report = dossiers.mint_batch(session, rows, current_app.config["DOSSIER_LINK_DAYS"])
-    with out.open("w", newline="", encoding="utf-8-sig") as fh:  # BOM: Excel opens it as UTF-8
-        writer = csv.writer(fh)
-        writer.writerow(["line", "dossier_code", "unit_code", "url", "expires_at", "status"])
-        for link in links:
-            writer.writerow([link["line"], link["dossier_code"], link["unit_code"], codes.dossier_url(link["token"], base),
-                             link["expires_at"].isoformat(), link["status"]])
+    # live links: anyone who reads the file can answer for those dossiers, so it is created 0600
+    write_csv(out, ["line", "dossier_code", "unit_code", "url", "expires_at", "status"],
+              ([link["line"], link["dossier_code"], link["unit_code"], codes.dossier_url(link["token"], base),
+                link["expires_at"].isoformat(), link["status"]] for link in links), private=True)
     click.echo(f"Wrote {len(links)} links to {out}")
     _finish(session, report, "dossiers")
 

@@ -78,19 +78,31 @@ def tables_with_rows(conn: Connection) -> list[str]:
 # SQLite ------------------------------------------------------------------------------
 
 
-def backup_sqlite(engine: Engine, dest: Path) -> None:
-    """Copy the live database page by page into dest (written aside, then renamed)."""
+def private_part(dest: Path) -> Path:
+    """A new, empty file beside dest, created 0600 (a backup holds every response and the
+    registry: readable by its owner only, from the first byte); renamed over dest when complete."""
     part = dest.with_name(dest.name + ".part")
     part.unlink(missing_ok=True)
-    raw = engine.raw_connection()
+    os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return part
+
+
+def backup_sqlite(engine: Engine, dest: Path) -> None:
+    """Copy the live database page by page into dest (written aside, then renamed)."""
+    part = private_part(dest)  # SQLite writes into the empty file and keeps its mode
     try:
-        target = sqlite3.connect(part)
+        raw = engine.raw_connection()
         try:
-            raw.driver_connection.backup(target)  # one step: a consistent snapshot; WAL lets writers go on
+            target = sqlite3.connect(part)
+            try:
+                raw.driver_connection.backup(target)  # one step: a consistent snapshot; WAL lets writers go on
+            finally:
+                target.close()
         finally:
-            target.close()
-    finally:
-        raw.close()
+            raw.close()
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
     os.replace(part, dest)
 
 
@@ -192,7 +204,13 @@ def backup_command(file: Path, force: bool) -> None:
         if make_url(url).get_backend_name() == "sqlite":
             backup_sqlite(engine, file)
         else:
-            run_pg(pg_dump_command(file), url)
+            part = private_part(file)  # pg_dump truncates and fills it, keeping 0600
+            try:
+                run_pg(pg_dump_command(part), url)
+            except BaseException:
+                part.unlink(missing_ok=True)
+                raise
+            os.replace(part, file)
         summary = _fingerprint(engine)
     except (BackupError, OperationalError, sqlite3.Error) as exc:
         raise click.ClickException(str(getattr(exc, "orig", None) or exc)) from None

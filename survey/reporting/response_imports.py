@@ -15,11 +15,9 @@ another file is skipped and listed, never dropped unseen; give such files a form
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
-from collections.abc import Iterator
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -30,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from questionnaires.loader import Item, Questionnaire
 
+from .. import sheets
 from ..citizen import quality
 from ..models import (
     Answer,
@@ -50,6 +49,8 @@ CHANNELS = ("web", "counter", "dossier", "paper", "phone", "post")
 SOURCES = ("feedback", "sample")
 EARLIEST = date(2000, 1, 1)  # an older date is a typing error, not a survey
 FORM_ID_MAX = 64
+TEXT_CELL_CHARS = 5000  # the longest text answer a questionnaire may allow (schema.json max_length)
+CODE_TEXT = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")  # ASCII digits only: not '١', '１', '1_0' or '1e0'
 
 
 class ImportFileError(ValueError):
@@ -96,28 +97,23 @@ class _Row:
 
 
 def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """(header, [(line, cells)]) of a CSV (UTF-8, with or without BOM; ',' or ';') or XLSX file."""
+    """(header, [(line, cells)]) of a CSV (UTF-8, with or without BOM; ',' or ';') or XLSX file,
+    read through the shared, bounded reader (survey.sheets): a free-text cell may hold line breaks
+    and up to the longest text any questionnaire allows."""
     path = Path(path)
-    try:
-        head = path.read_bytes()[:8]
-    except OSError as exc:
-        raise ImportFileError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
-    if head.startswith(b"PK\x03\x04"):
-        rows = _xlsx_rows(path)
-    elif head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ImportFileError(f"{path.name}: an old Excel .xls file; in Excel use 'Save as' → .xlsx or 'CSV UTF-8'")
-    else:
-        rows = _csv_rows(path)
     header: list[str] | None = None
     body: list[tuple[int, list[str]]] = []
-    for line, cells in rows:
-        if header is None:
-            if not any(cells):
-                continue  # blank lines above the header
-            header = [c.strip().lower() for c in cells]
-            header_line = line
-            continue
-        body.append((line, cells))
+    try:
+        for line, cells in sheets.read_cells(path, cell_chars=TEXT_CELL_CHARS, multiline=True):
+            if header is None:
+                if not any(cells):
+                    continue  # blank lines above the header
+                header = [c.lower() for c in cells]
+                header_line = line
+                continue
+            body.append((line, cells))
+    except sheets.SheetError as exc:
+        raise ImportFileError(str(exc)) from None
     if header is None:
         raise ImportFileError(f"{path.name}: the file is empty (expected a header row of item keys)")
     while header and not header[-1]:
@@ -129,50 +125,6 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]
     if doubled:
         raise ImportFileError(f"{path.name}: column(s) {', '.join(doubled)} appear twice in the header")
     return header, body
-
-
-def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    raw = path.read_bytes()
-    if b"\x00" in raw[:4096]:
-        raise ImportFileError(f"{path.name}: not a text file (a CSV in UTF-8, or an .xlsx workbook, is expected)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportFileError(f"{path.name}: not UTF-8 text; in Excel save as 'CSV UTF-8' or as .xlsx") from None
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    try:
-        # Excel numbers rows by record, not by physical line: a cell with a line break is one row
-        for number, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True), 1):
-            yield number, [c.strip() for c in cells]
-    except csv.Error as exc:
-        raise ImportFileError(f"{path.name}: not a readable CSV file ({exc})") from None
-
-
-def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    from openpyxl import load_workbook  # only when a workbook arrives
-
-    try:
-        book = load_workbook(path, read_only=False, data_only=True)
-        sheet = book.worksheets[0]
-        rows = [list(values) for values in sheet.iter_rows(values_only=True)]
-        book.close()
-    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
-        raise ImportFileError(f"{path.name}: cannot be read as an .xlsx workbook ({type(exc).__name__}: {exc})") from None
-    for number, values in enumerate(rows, 1):
-        yield number, [_cell_text(v) for v in values]
-
-
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == time() else value.isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 # ---------------------------------------------------------------- checking rows
@@ -193,6 +145,8 @@ def check_columns(header: list[str], questionnaire: Questionnaire, file: str) ->
 
 
 def _integer(text: str) -> int:
+    if not CODE_TEXT.fullmatch(text):
+        raise ValueError(text)
     value = float(text.replace(",", "."))
     if not value.is_integer():
         raise ValueError
@@ -242,6 +196,8 @@ def _codes(item: Item) -> str:
 def parse_day(text: str) -> date:
     """dd/mm/yyyy (the Vietnamese way) or an ISO date yyyy-mm-dd (a time after it is ignored)."""
     text = text.strip()
+    if not text.isascii():  # strptime would read Arabic-Indic or full-width digits too
+        raise ValueError(f"'{text[:20]}' is not a date; use dd/mm/yyyy or yyyy-mm-dd in ordinary digits")
     for fmt, part in (("%d/%m/%Y", text), ("%Y-%m-%d", text[:10]), ("%d-%m-%Y", text)):
         try:
             return datetime.strptime(part, fmt).date()

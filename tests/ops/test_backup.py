@@ -2,7 +2,9 @@
 responses and answers), a non-empty database is only replaced when forced."""
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import threading
 from pathlib import Path
 
@@ -158,3 +160,22 @@ def test_backup_is_consistent_while_citizens_keep_submitting(sites, tmp_path, db
     if db_backend == "sqlite":
         with sqlite3.connect(file) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_backup_files_are_readable_by_their_owner_only(sites, tmp_path):
+    """A backup holds every response and the registry: 0600 from its first byte, also when
+    --force replaces an older, wider file (whatever the umask)."""
+    source, _target = sites
+    old = os.umask(0o022)
+    try:
+        file = tmp_path / "private.backup"
+        source.cli("db", "backup", str(file))
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600
+        wide = tmp_path / "wide.backup"
+        wide.write_bytes(b"an older backup")
+        wide.chmod(0o644)
+        source.cli("db", "backup", "--force", str(wide))
+        assert stat.S_IMODE(wide.stat().st_mode) == 0o600 and wide.stat().st_size > 1000
+    finally:
+        os.umask(old)
+    assert not list(tmp_path.glob("*.part"))

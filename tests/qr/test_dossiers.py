@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import stat
 import threading
 from datetime import UTC, date, datetime, timedelta
 
@@ -322,3 +324,25 @@ def test_a_signed_code_with_surrounding_spaces_is_not_another_spelling(client, p
 
 def test_vietnamese_and_punctuated_codes_still_pass():
     assert dossiers.check_dossier_code("HS/01 ư-Đ.2026") == "HS/01 ư-Đ.2026"
+
+
+def test_link_csv_is_private_and_formula_safe(app, runner, place, tmp_path):
+    """The CSV holds live links (anyone who reads it can answer for those dossiers): created 0600,
+    even over an older, wider file; a dossier code that Excel would run as a formula is neutralised."""
+    src = tmp_path / "d.csv"
+    _write(src, ["dossier_code,unit_code,completed_on", f'"=HYPERLINK(""http://x"",""y"")",11953,{TODAY}',
+                 f"@SUM(1),11953,{TODAY}", f"-12,11953,{TODAY}"])
+    out = tmp_path / "links.csv"
+    out.write_text("older export")
+    out.chmod(0o644)
+    old = os.umask(0o022)
+    try:
+        result = runner.invoke(args=["qr", "dossiers", str(src), "--out", str(out), "--base", BASE])
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    with out.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["dossier_code"] for r in rows] == ["'=HYPERLINK(\"http://x\",\"y\")", "'@SUM(1)", "-12"]
+    assert all(r["url"].startswith(BASE + "/d/") for r in rows)

