@@ -109,9 +109,8 @@ def password():
 @require(LOGGED_IN)
 def start():
     user = me()
-    tasks = [(perm, scope.may(user, perm)) for perm in scope.PERMISSIONS]
-    return render_template("staff/start.html", user=user, may={p: ok for p, ok in tasks},
-                           roles=scope.ROLES, role_help=scope.ROLE_HELP)
+    may = {permission: scope.may(user, permission) for permission in scope.PERMISSIONS}
+    return render_template("staff/start.html", user=user, may=may, roles=scope.ROLES, role_help=scope.ROLE_HELP)
 
 
 # --- users and roles (system administrators) ---------------------------------------------

@@ -184,3 +184,15 @@ def test_a_save_that_loses_a_race_is_a_409_page_not_a_500(app, tree, as_role, mo
     resp = admin.post("/staff/users/new", data={"login": "moi", "full_name": "Mới", "csrf_token": token_for(admin)})
     assert resp.status_code == 409 and "Dữ liệu vừa được người khác thay đổi" in resp.get_data(as_text=True)
     assert admin.get("/staff/users").status_code == 200
+
+
+def test_cookies_are_secure_behind_https(app, tree):
+    client = app.test_client()
+    page = client.get("/staff/login", base_url="https://khaosat.example.gov.vn")
+    device = [h for h in page.headers.getlist("Set-Cookie") if h.startswith("staff_device=")][0]
+    assert "Secure" in device and "HttpOnly" in device
+    resp = client.post("/staff/login", base_url="https://khaosat.example.gov.vn",
+                       headers={"Referer": "https://khaosat.example.gov.vn/staff/login"}, data={
+        "login": tree.users["reader"], "password": PASSWORD, "csrf_token": csrf_token(page.get_data(as_text=True))})
+    session_cookie = [h for h in resp.headers.getlist("Set-Cookie") if h.startswith("session=")][-1]
+    assert resp.status_code == 302 and "Secure" in session_cookie
