@@ -4,11 +4,11 @@ commune's counter refused; axe finds nothing on the staff pages, on a phone and 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from survey.db import get_session
-from survey.models import Counter
+from survey.models import Counter, Unit
 from survey.staff import accounts, scope
-from survey.models import Unit
 from tests.qrkit import decode_image, pdf_pages
 from tests.staff.conftest import PASSWORD, tree  # noqa: F401
 
@@ -21,7 +21,7 @@ def new_commune_admin(app, unit_code: str) -> tuple[str, str]:
     with app.app_context():
         session = get_session()
         user, one_time = accounts.create_user(session, "can.bo.xa", "Nguyễn Thị Cán Bộ")
-        scope.grant(session, user, "unit_admin", session.query(Unit).filter_by(code=unit_code).one(), None)
+        scope.grant(session, user, "unit_admin", session.scalars(select(Unit).filter_by(code=unit_code)).one(), None)
         session.commit()
     return user.login, one_time
 
@@ -47,6 +47,8 @@ def test_commune_administrator_first_login_poster_and_refusal(live_server, page,
     login, one_time = new_commune_admin(app, tree.commune_a)
     with app.app_context():
         public_code = get_session().get(Counter, tree.counter_a).public_code
+    console_errors = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
 
     log_in(page, live_server.url, login, one_time)
     assert page.url.endswith("/staff/password")
@@ -80,6 +82,7 @@ def test_commune_administrator_first_login_poster_and_refusal(live_server, page,
     assert refused.status == 403
     assert page.locator("h1").inner_text() == "Không có quyền truy cập"
     assert all(r.startswith(live_server.url) or r.startswith("data:") for r in page.requests)
+    assert not [e for e in console_errors if "Content Security Policy" in e], console_errors  # nothing inline
 
 
 @pytest.mark.parametrize("viewport", [None, DESK], ids=["phone", "desk"])

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from survey.db import get_session
 from survey.models import Counter, QuestionnaireVersion, UnitCredential
 from survey.qr import credentials
-from tests.qrkit import decode_png, decode_svg, pdf_pages, decode_image
+from tests.qrkit import decode_image, decode_png, decode_svg, pdf_pages
 from tests.staff.conftest import token_for
 
 
