@@ -106,9 +106,13 @@ def create_user(session: Session, login: str, full_name: str) -> tuple[StaffUser
     return user, password
 
 
+def verify(user: StaffUser, password: str) -> bool:
+    return check_password_hash(user.password_hash, password)
+
+
 def change_password(session: Session, user: StaffUser, current: str, new: str) -> list[str]:
     """Set a new password chosen by the user; returns the problems instead when refused."""
-    if not check_password_hash(user.password_hash, current):
+    if not verify(user, current):
         return [_("Mật khẩu hiện tại không đúng.")]
     problems = password_problems(new, user.login)
     if not problems and check_password_hash(user.password_hash, new):

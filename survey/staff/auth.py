@@ -84,6 +84,25 @@ def attempt(db: Session, request: Request, login: str, password: str) -> StaffUs
     return user
 
 
+def change_own_password(db: Session, request: Request, user: StaffUser, current: str, new: str, confirm: str) -> list[str]:
+    """The password page's check: a wrong current password counts as a failed log-in (so a
+    borrowed session cannot be used to guess it), then the rules. Empty list: changed and audited."""
+    if throttle.blocked(db, request, user.login):
+        audit.record(db, "login_throttled", actor=user, target="password")
+        return [_("Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {m} phút hoặc liên hệ quản trị hệ thống.",
+                  m=throttle.setting("STAFF_LOGIN_WINDOW_SECONDS") // 60)]
+    if not accounts.verify(user, current):
+        throttle.failed(db, request, user.login)
+        audit.record(db, "login_failed", actor=user, reason="current password on the password page")
+        return [_("Mật khẩu hiện tại không đúng.")]
+    if new != confirm:
+        return [_("Hai lần nhập mật khẩu mới không khớp.")]
+    problems = accounts.change_password(db, user, current, new)
+    if not problems:
+        audit.record(db, "password_changed", actor=user)
+    return problems
+
+
 def start_session(user: StaffUser) -> None:
     """Log `user` in on a fresh session (nothing from before the log-in is carried over)."""
     lang = session.get("lang")

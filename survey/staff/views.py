@@ -91,13 +91,10 @@ def password():
     if request.method == "POST":
         db = get_session()
         user = me()
-        if form.new.data != form.confirm.data:
-            errors.append(_("Hai lần nhập mật khẩu mới không khớp."))
-        else:
-            errors = accounts.change_password(db, user, form.current.data or "", form.new.data or "")
+        errors = auth.change_own_password(db, request, user, form.current.data or "", form.new.data or "",
+                                          form.confirm.data or "")
+        db.commit()  # a change, or a failure's counters and audit row
         if not errors:
-            audit.record(db, "password_changed", actor=user)
-            db.commit()
             auth.start_session(user)  # the version moved: keep this session, end the others
             flash(_("Đã đổi mật khẩu."), "success")
             return redirect(url_for("staff.start"))

@@ -196,3 +196,17 @@ def test_cookies_are_secure_behind_https(app, tree):
         "login": tree.users["reader"], "password": PASSWORD, "csrf_token": csrf_token(page.get_data(as_text=True))})
     session_cookie = [h for h in resp.headers.getlist("Set-Cookie") if h.startswith("session=")][-1]
     assert resp.status_code == 302 and "Secure" in session_cookie
+
+
+def test_guessing_the_current_password_on_the_password_page_is_throttled(app, tree, as_role):
+    app.config["STAFF_LOGIN_ACCOUNT_LIMIT"] = 3
+    reader = as_role("reader")
+    for _ in range(3):
+        resp = reader.post("/staff/password", data={"current": "a guess of twelve", "new": "x" * 14, "confirm": "x" * 14,
+                                                    "csrf_token": token_for(reader)})
+        assert resp.status_code == 422 and "Mật khẩu hiện tại không đúng." in resp.get_data(as_text=True)
+    resp = reader.post("/staff/password", data={"current": PASSWORD, "new": "x" * 14, "confirm": "x" * 14,
+                                                "csrf_token": token_for(reader)})
+    assert "Đăng nhập sai quá nhiều lần" in resp.get_data(as_text=True)
+    assert len(audit_rows(app, "login_failed")) == 3 and not audit_rows(app, "password_changed")
+    assert login(app.test_client(), tree.users["reader"]).status_code == 429  # the account is locked for log-ins too
