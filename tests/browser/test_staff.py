@@ -81,7 +81,7 @@ def test_commune_administrator_first_login_poster_and_refusal(live_server, page,
     refused = page.goto(f"{live_server.url}/staff/counters/{tree.counter_b}")
     assert refused.status == 403
     assert page.locator("h1").inner_text() == "Không có quyền truy cập"
-    assert all(r.startswith(live_server.url) or r.startswith("data:") for r in page.requests)
+    assert all(r.startswith((live_server.url, "data:")) for r in page.requests)
     assert not [e for e in console_errors if "Content Security Policy" in e], console_errors  # nothing inline
 
 

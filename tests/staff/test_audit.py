@@ -20,7 +20,7 @@ QUICK_YAML = "questionnaires/counter-quick.yaml"
 def next_version(path: str) -> bytes:
     """The bundled definition as the next version, with one wording changed."""
     text = Path(path).read_text(encoding="utf-8")
-    version = int(re.search(r"^version: (\d+)$", text, re.M).group(1))
+    version = int(re.search(r"^version: (\d+)$", text, re.MULTILINE).group(1))
     return text.replace(f"\nversion: {version}\n", f"\nversion: {version + 1}\n").encode()
 
 

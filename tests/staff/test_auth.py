@@ -61,7 +61,7 @@ def test_session_cookie_is_httponly_and_lax(client, tree):
 def test_first_login_forces_a_password_change(app, client, tree):
     with app.app_context():
         session = get_session()
-        new, one_time = accounts.create_user(session, "moi.vao", "Người Mới")
+        _new, one_time = accounts.create_user(session, "moi.vao", "Người Mới")
         session.commit()
     resp = login(client, "moi.vao", one_time)
     assert resp.headers["Location"].endswith("/staff/password")
@@ -189,7 +189,7 @@ def test_a_save_that_loses_a_race_is_a_409_page_not_a_500(app, tree, as_role, mo
 def test_cookies_are_secure_behind_https(app, tree):
     client = app.test_client()
     page = client.get("/staff/login", base_url="https://khaosat.example.gov.vn")
-    device = [h for h in page.headers.getlist("Set-Cookie") if h.startswith("staff_device=")][0]
+    device = next(h for h in page.headers.getlist("Set-Cookie") if h.startswith("staff_device="))
     assert "Secure" in device and "HttpOnly" in device
     resp = client.post("/staff/login", base_url="https://khaosat.example.gov.vn",
                        headers={"Referer": "https://khaosat.example.gov.vn/staff/login"}, data={

@@ -21,7 +21,7 @@ def test_account_lock_holds_across_two_app_servers(app, tree):
             server = app if i % 2 else other
             client = server.test_client()
             client.environ_base["REMOTE_ADDR"] = f"10.0.0.{i + 1}"
-            assert login(client, victim, "wrong password number %d" % i).status_code == 401
+            assert login(client, victim, f"wrong password number {i}").status_code == 401
         for server in (app, other):
             client = server.test_client()
             client.environ_base["REMOTE_ADDR"] = "10.9.9.9"
