@@ -82,13 +82,6 @@ def visible_units(user: StaffUser, permission: str = "view_reports") -> Select[t
     return stmt.where(or_(*(Unit.path.startswith(g.unit.path) for g in grants)))
 
 
-def top_units(user: StaffUser, permission: str = "view_reports") -> list[Unit]:
-    """The roots of the user's visible forest: units granted, without those inside another grant."""
-    grants = [g for g in user.roles if g.role in PERMISSIONS[permission]]
-    units = sorted({g.unit.id: g.unit for g in grants if g.unit is not None}.values(), key=lambda u: u.path)
-    return [u for u in units if not any(o.id != u.id and u.path.startswith(o.path) for o in units)]
-
-
 def grant(session: Session, user: StaffUser, role: str, unit: Unit | None, by: StaffUser | None) -> RoleGrant:
     if role not in ROLES:
         raise ScopeError(_("Vai trò không hợp lệ."))

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from ..db import get_session
 from ..errors import abort_with, render_error
@@ -122,7 +123,8 @@ def _user_or_404(user_id: int) -> StaffUser:
 @bp.get("/users")
 @require("manage_users")
 def users():
-    rows = get_session().scalars(select(StaffUser).order_by(StaffUser.login)).all()
+    rows = get_session().scalars(select(StaffUser).options(selectinload(StaffUser.roles).selectinload(RoleGrant.unit))
+                                 .order_by(StaffUser.login)).all()
     return render_template("staff/users.html", users=rows, roles=scope.ROLES, action=ActionForm())
 
 
@@ -241,7 +243,8 @@ def audit_log():
     except ValueError:
         abort_with(400, _("Số trang không hợp lệ."))
     rows = db.scalars(audit.events(action).limit(AUDIT_PAGE + 1).offset((page - 1) * AUDIT_PAGE)).all()
-    total = db.scalar(select(func.count()).select_from(AuditEvent)) or 0
+    counted = select(func.count()).select_from(AuditEvent)
+    total = db.scalar(counted.where(AuditEvent.action == action) if action else counted) or 0
     return render_template("staff/audit.html", rows=rows[:AUDIT_PAGE], more=len(rows) > AUDIT_PAGE, page=page,
                            action=action, actions=audit.ACTIONS, total=total, local_time=audit.local_time)
 
