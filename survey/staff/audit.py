@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..i18n import N_
 from ..models import AuditEvent, StaffUser, Unit
+from ..sheets import safe_cell
 
 # Every audited action with its label. Later issues (sampling, personal data) add theirs here.
 ACTIONS = {
@@ -93,8 +94,6 @@ def to_csv(rows: Iterable[AuditEvent]) -> str:
 
 
 def _cell(value: str | None) -> str:
-    """Text as Excel must show it, never run it: a failed log-in's name is typed by anyone, and
-    "=HYPERLINK(…)" in a cell would be a formula on the administrator's machine."""
-    if not value:
-        return ""
-    return "'" + value if value[0] in "=+-@\t\r" else value
+    """Text as Excel must show it, never run it (the one rule, sheets.safe_cell): a failed log-in's
+    name is typed by anyone, and "=HYPERLINK(…)" in a cell would be a formula on the administrator's machine."""
+    return safe_cell(value or "")
