@@ -30,7 +30,7 @@ run: install
 	$(FLASK) demo load --if-empty
 	@$(FLASK) users demo --if-empty --base http://$(HOST):$(PORT)
 	@$(FLASK) urls --base http://$(HOST):$(PORT)
-	BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py
+	SURVEY_PUBLIC_BASE_URL=$${SURVEY_PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -113,7 +113,6 @@ def prefetch(port: int, n: int, path: Path, threads: int = 8) -> None:
             status, page, _ = browser.request("GET", loadgen.FORM_PATH)
             browser.close()
             fields = loadgen.hidden_fields(page.decode())
-            fields["started"] = str(int(fields["started"]) - 120_000)
             body = urlencode(list(fields.items()) + loadgen.random_answers(q, rng)[0])
             cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
             with lock:

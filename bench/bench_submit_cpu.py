@@ -34,13 +34,13 @@ def main() -> int:
 
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench"})
         questionnaire = load_file(loadgen.ROOT / "questionnaires" / "sipas-2017.yaml")
-        client = app.test_client()
         posts = []
         for k in range(args.n):
+            client = app.test_client()  # one citizen per submit: their own session and device
             fields = loadgen.hidden_fields(client.get(loadgen.FORM_PATH).get_data(as_text=True))
-            fields["started"] = str(int(fields["started"]) - 120_000)
             body = urlencode(list(fields.items()) + loadgen.random_answers(questionnaire, random.Random(k))[0]).encode()
-            posts.append((client.get_cookie("session").value, body))
+            cookies = "; ".join(f"{name}={client.get_cookie(name).value}" for name in ("session", "sipas_device"))
+            posts.append((cookies, body))
 
         def start_response(status: str, headers: list, exc_info: object = None) -> None:
             assert status.startswith("303"), status
@@ -51,7 +51,7 @@ def main() -> int:
                 "REQUEST_METHOD": "POST", "PATH_INFO": loadgen.FORM_PATH, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
                 "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr,
                 "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
-                "CONTENT_TYPE": "application/x-www-form-urlencoded", "HTTP_HOST": "127.0.0.1", "HTTP_COOKIE": f"session={cookie}",
+                "CONTENT_TYPE": "application/x-www-form-urlencoded", "HTTP_HOST": "127.0.0.1", "HTTP_COOKIE": cookie,
             }
             for _ in app(environ, start_response):
                 pass

@@ -18,30 +18,32 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
     )
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _private_folder(Path(app.instance_path))
     app.config.from_mapping(
         DATABASE_URL=f"sqlite:///{Path(app.instance_path) / 'survey.sqlite3'}",
         MAX_CONTENT_LENGTH=64 * 1024,  # a filled form is a few KB; anything bigger is refused with 413
         WTF_CSRF_TIME_LIMIT=24 * 3600,  # a citizen may leave the form open for a long time
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
-        PUBLIC_BASE_URL=None,  # e.g. https://hailong.example.gov.vn; defaults to the request host
+        PUBLIC_BASE_URL=None,  # e.g. https://hailong.example.gov.vn; required for links made in a request (see qr.codes)
         DOSSIER_LINK_DAYS=30,
         DOSSIER_QUESTIONNAIRE="counter-quick",  # what a receipt's QR opens
         QUESTIONNAIRE_DIR=str(ROOT / "questionnaires"),
     )
+    from . import compress, db, errors, i18n, security
+
     if test_config is None:
         app.config.from_prefixed_env("SURVEY")
+        security.secret_key_from_environment(app)
+        if app.config.get("SECRET_KEY"):
+            security.check_secret_key(app.config["SECRET_KEY"])
     else:
         app.config.from_mapping(test_config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
 
-    from . import compress, db, errors, i18n
-    from .security import csrf
-
     db.init_app(app)
-    csrf.init_app(app)
+    security.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
     compress.init_app(app)
@@ -79,8 +81,9 @@ def _instance_secret(instance: Path) -> str:
         # Workers start together: write aside, then link into place (atomic, fails if another
         # worker won), so every worker reads the same complete secret.
         tmp = instance / f".secret_key.{os.getpid()}"
-        tmp.write_text(secrets.token_urlsafe(48))
-        tmp.chmod(0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others, not even briefly
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -88,3 +91,13 @@ def _instance_secret(instance: Path) -> str:
         finally:
             tmp.unlink()
     return path.read_text().strip()
+
+
+def _private_folder(path: Path) -> None:
+    """instance/ holds the database, the secret key and backups: readable by the service user only."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        try:
+            path.chmod(0o700)
+        except PermissionError:  # not ours (e.g. a read-only mount): leave it, the operator decides
+            pass

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 from flask import Flask, render_template, request
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, default_exceptions
@@ -28,6 +29,8 @@ def render_error(code: int, detail: str | None = None):
     title, message = MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         return {"error": _(title), "message": detail or _(message), "status": code}, code
+    if request_ctx.url_adapter is None:  # the Host was refused (TRUSTED_HOSTS): no URL can be built
+        return f"{_(title)}\n\n{detail or _(message)}\n", code, {"Content-Type": "text/plain; charset=utf-8"}
     return render_template("errors/error.html", code=code, title=_(title), message=_(message), detail=detail), code
 
 

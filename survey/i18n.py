@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 from babel.numbers import format_decimal
 from babel.support import Translations
@@ -122,6 +123,16 @@ def format_date(value: date | datetime | None) -> str:
     return "–" if value is None else value.strftime("%d/%m/%Y")
 
 
+def language_url(lang: str) -> str:
+    """This page in another language: the same path and query, with `lang` replaced.
+
+    Built from the request as it came, not through url_for, which treats some query names
+    (`_method`, `_external`, …) as its own arguments and raised on them.
+    """
+    query = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"] + [("lang", lang)]
+    return quote(request.script_root + request.path, safe="/:@!$&'()*+,;=-._~") + "?" + urlencode(query)
+
+
 def init_app(app: Flask) -> None:
     for locale in LANGUAGES:
         if locale != SOURCE:
@@ -134,14 +145,15 @@ def init_app(app: Flask) -> None:
     # its messages; it has no Vietnamese, and our forms' messages are our own strings.
     app.config.setdefault("WTF_I18N_ENABLED", False)
     app.jinja_env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext,
-                                 get_locale=get_locale, LANGUAGES=LANGUAGES)
+                                 get_locale=get_locale, LANGUAGES=LANGUAGES, language_url=language_url)
     app.jinja_env.filters.update(pct=format_pct, num=format_number, vdate=format_date)
 
     @app.after_request
     def remember_language(response: Response) -> Response:
         asked = request.args.get("lang")
         if asked in LANGUAGES and request.cookies.get(COOKIE) != asked:
-            response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+            response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                                secure=request.is_secure)
         if response.mimetype == "text/html":
             response.headers.setdefault("Content-Language", get_locale())
         return response

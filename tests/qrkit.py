@@ -19,6 +19,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from questionnaires.loader import load_file
+from survey.citizen import tickets
 from survey.db import get_session
 from survey.models import Field, Procedure, Response
 from survey.qr import credentials
@@ -114,12 +115,20 @@ def path_of(url: str) -> str:
     return "/" + url.split("://", 1)[1].split("/", 1)[1]
 
 
+def aged_ticket(client, url: str, seconds: int) -> str:
+    """A form ticket for `url` as if the form had been rendered `seconds` ago (signed with the
+    test app's key, as the server would have)."""
+    path = path_of(url) if url.startswith("http") else url
+    with client.application.app_context():
+        return tickets.issue(path.split("?", 1)[0], int(time.time() * 1000) - seconds * 1000)
+
+
 def submit(client, url: str, choose: int = 4, **extra: str):
     """Open the form at `url` and send a complete, valid answer set."""
     page = client.get(url)
     assert page.status_code == 200, page.status_code
     form = FormPage(page.get_data(as_text=True))
-    form.hidden["started"] = str(int(time.time() * 1000) - 90_000)  # a person takes a while: not a speeder
+    form.hidden["submission_id"] = aged_ticket(client, url, seconds=90)  # a person takes a while: not a speeder
     body = MultiDict(post_body(form.hidden, answers_for(QUICK, choose=choose)))
     for key, value in extra.items():
         body.add(key, value)

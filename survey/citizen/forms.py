@@ -60,7 +60,6 @@ class QuestionnaireForm(FlaskForm):
     questionnaire: Questionnaire
     submission_id = HiddenField()
     v = HiddenField()  # the version the form was rendered with
-    started = HiddenField()
     lang = HiddenField()
     _posted: Posted | None = None
 

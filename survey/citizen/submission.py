@@ -23,10 +23,11 @@ from werkzeug.datastructures import MultiDict
 from questionnaires.loader import Item, Questionnaire
 
 from ..i18n import _
+from . import tickets
 
-SUBMISSION_ID = re.compile(r"^[A-Za-z0-9_-]{32}$")
-CODE = re.compile(r"^\d{1,3}$")
+CODE = re.compile(r"[0-9]{1,3}")  # ASCII digits only: one spelling per code
 HONEYPOT = "website"  # invisible to people, tempting to bots
+# `started` came from pages rendered before tickets carried the render time; it is ignored.
 HIDDEN_FIELDS = frozenset({"csrf_token", "submission_id", "v", "started", "lang", HONEYPOT})
 CHOICE_TYPES = frozenset({"satisfaction", "single", "multiple"})
 TEXT_TYPES = frozenset({"text", "textarea"})
@@ -42,8 +43,7 @@ class Posted:
 
     answers: dict[str, Any]
     errors: dict[str, str]  # item key → message, in the visitor's language
-    submission_id: str
-    started: str | None
+    submission_id: str  # the form's ticket (survey.citizen.tickets), checked by the view
     honeypot: str | None
 
 
@@ -59,7 +59,7 @@ def read(questionnaire: Questionnaire, data: MultiDict, lang: str) -> Posted:
     if unknown:
         raise BadSubmission(_("Trường không có trong phiếu: {names}.", names=", ".join(sorted(unknown)[:5])))
     submission_id = data.get("submission_id", "")
-    if not SUBMISSION_ID.match(submission_id):
+    if not tickets.is_well_formed(submission_id):
         raise BadSubmission(_("Thiếu mã lần gửi phiếu. Vui lòng tải lại phiếu và gửi lại."))
     answers: dict[str, Any] = {}
     shown: dict[str, Any] = {}  # every item's value as the conditions see it (None when hidden)
@@ -74,7 +74,7 @@ def read(questionnaire: Questionnaire, data: MultiDict, lang: str) -> Posted:
         shown[item.key] = answers[item.key] = value
         if error:
             errors[item.key] = error
-    return Posted(answers, errors, submission_id, data.get("started"), data.get(HONEYPOT))
+    return Posted(answers, errors, submission_id, data.get(HONEYPOT))
 
 
 def _coded(item: Item, raw: list[str], lang: str) -> int | list[int] | None:
@@ -83,7 +83,7 @@ def _coded(item: Item, raw: list[str], lang: str) -> int | list[int] | None:
         raise BadSubmission(_("Câu “{label}” chỉ được chọn một đáp án.", label=item.label.get(lang)))
     codes = []
     for value in raw:
-        if not CODE.match(value) or int(value) not in item.valid_codes:
+        if not CODE.fullmatch(value) or int(value) not in item.valid_codes:
             raise BadSubmission(_("Giá trị “{value}” không hợp lệ cho câu “{label}”.",
                                   value=value[:20], label=item.label.get(lang)))
         codes.append(int(value))

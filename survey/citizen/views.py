@@ -4,10 +4,10 @@ Counter and dossier QR entry points reuse `serve_form` with their own tags.
 """
 from __future__ import annotations
 
-import secrets
-import time
+import re
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -21,14 +21,17 @@ from ..i18n import _, get_locale
 from ..qr import dossiers
 from ..registry import counters
 from ..responses import BeforeCommit, Pending, Stored, Submission, Tags, already_submitted, store
+from ..security import csrf
 from ..writes import group_commit
-from . import abuse, submission
+from . import abuse, submission, tickets
 from .forms import QuestionnaireForm, build_form
 from .quality import submission_flags
 
 bp = Blueprint("public", __name__)
+csrf.exempt(bp)  # checked in serve_form, so that a stale token keeps the visitor's answers
 
-MAX_DURATION_MS = 24 * 3600 * 1000
+VERSION = re.compile(r"[0-9]{1,9}")
+MAX_CACHED_VERSIONS = 1024
 
 
 @bp.get("/")
@@ -41,7 +44,13 @@ def index():
 @bp.route("/q/<key>", methods=["GET", "POST"])
 def questionnaire(key: str):
     published = _version_for(get_session(), key)
-    return serve_form(published, Tags(channel="web"), thanks_url=url_for("public.thanks", key=key))
+    device = abuse.Device.from_request()
+    place = f"q:{published.key}"
+    resp = serve_form(
+        published, Tags(channel="web", device_hash=device.hash(place)), thanks_url=url_for("public.thanks", key=key),
+        before_commit=lambda s, response: abuse.check_submission(s, response, place),
+    )
+    return device.remember(resp)
 
 
 @bp.get("/q/<key>/cam-on")
@@ -56,7 +65,8 @@ def _version_for(session: Session, key: str) -> catalog.Published:
     """The version the visitor answers: the one the form was rendered with (POST), else the latest.
 
     A published (key, version) never changes, so a submit finds its version in this app's
-    memory instead of asking the database every time.
+    memory instead of asking the database every time. Only versions that exist are kept,
+    under their number (not the spelling the visitor sent), and the memory is bounded.
     """
     posted = request.form.get("v") if request.method == "POST" else request.args.get("v")
     if posted is None:
@@ -64,13 +74,18 @@ def _version_for(session: Session, key: str) -> catalog.Published:
         if row is None:
             abort(404)
         return catalog.Published.of(row)
+    if not VERSION.fullmatch(posted):  # ASCII digits only: '²', '١' or '１' are not version numbers
+        abort(404)
+    number = int(posted)
     known = current_app.extensions.setdefault("published_versions", {})
-    found = known.get((key, posted))
+    found = known.get((key, number))
     if found is None:
-        row = catalog.get_version(session, key, int(posted)) if posted.isdigit() and len(posted) < 10 else None
+        row = catalog.get_version(session, key, number)
         if row is None:
             abort(404)
-        found = known[(key, posted)] = catalog.Published.of(row)
+        if len(known) >= MAX_CACHED_VERSIONS:
+            known.clear()
+        found = known[(key, number)] = catalog.Published.of(row)
     return found
 
 
@@ -81,7 +96,13 @@ def serve_form(
     context: dict | None = None,
     before_commit: BeforeCommit | None = None,
 ):
-    """Render the questionnaire (GET) or store one response and redirect (POST)."""
+    """Render the questionnaire (GET) or store one response and redirect (POST).
+
+    Every render carries a new ticket (survey.citizen.tickets) bound to this page. A post
+    whose CSRF token or ticket has gone stale (a form left open too long, a server restarted
+    with another key) is not thrown away: the form comes back with every answer kept, a fresh
+    token and ticket, and a short message; nothing is stored until it is sent again.
+    """
     questionnaire = published.questionnaire
     lang = get_locale()
     if request.method == "POST":
@@ -89,38 +110,55 @@ def serve_form(
             posted = submission.read(questionnaire, request.form, lang)
         except submission.BadSubmission as exc:
             abort_with(400, str(exc))
-        if not posted.errors:
-            _store(published, posted, tags, lang, before_commit)
+        ticket, stale = _admit(posted.submission_id)
+        if ticket is not None and not posted.errors:
+            _store(published, posted, ticket, tags, lang, before_commit)
             return redirect(thanks_url, code=303)
         form = build_form(questionnaire, lang).shown_again(request.form, posted)
-        status = 422
+        if stale:
+            form.submission_id.data = tickets.issue(request.path)
+        status = 400 if stale else 422
     else:
         # Only the hidden fields are rendered per request; the questions come pre-rendered.
         form = QuestionnaireForm()
-        form.submission_id.data = secrets.token_urlsafe(24)
-        form.started.data = str(int(time.time() * 1000))
+        form.submission_id.data = tickets.issue(request.path)
         form.v.data = str(published.version)
+        stale = None
         status = 200
     form.lang.data = lang
     pristine = _pristine_items(questionnaire, lang) if status == 200 else None
     page = render_template(
         "public/form.html", form=form, questionnaire=questionnaire, lang=lang, pristine_items=pristine,
-        **(context or {}),
+        notice=stale, **(context or {}),
     )
     resp = make_response(page, status)
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
 
-def _store(published: catalog.Published, posted: submission.Posted, tags: Tags, lang: str,
+def _admit(submission_id: str) -> tuple[tickets.Ticket | None, str | None]:
+    """(the post's ticket, None) when its CSRF token and ticket hold; else (None, why, for the visitor)."""
+    try:
+        csrf.protect()
+    except CSRFError:
+        return None, _("Phiên làm việc đã hết hạn nên phiếu chưa được gửi. Các câu trả lời của Ông/Bà vẫn được giữ "
+                       "nguyên bên dưới: vui lòng kiểm tra và bấm “Gửi phiếu” lại.")
+    try:
+        return tickets.check(submission_id, request.path), None
+    except (tickets.InvalidTicket, tickets.ExpiredTicket):
+        return None, _("Phiếu này đã mở quá lâu hoặc không còn hợp lệ nên chưa được gửi. Các câu trả lời của Ông/Bà "
+                       "vẫn được giữ nguyên bên dưới: vui lòng kiểm tra và bấm “Gửi phiếu” lại.")
+
+
+def _store(published: catalog.Published, posted: submission.Posted, ticket: tickets.Ticket, tags: Tags, lang: str,
            before_commit: BeforeCommit | None) -> None:
-    """One response, exactly once: the submission id's unique key answers a double tap, a
-    retry or a concurrent twin at insert or commit time (no "already stored?" query first).
+    """One response, exactly once: the ticket's unique key answers a double tap, a retry or a
+    concurrent twin at insert or commit time (no "already stored?" query first).
     Concurrent submits share a commit (writes.GroupCommit); each is acknowledged after it."""
-    duration = _duration_ms(posted.started)
+    duration = ticket.elapsed_ms()
     sub = Submission(
         version_id=published.id, questionnaire=published.questionnaire, answers=posted.answers,
-        idempotency_key=posted.submission_id, language=lang, duration_ms=duration, tags=tags,
+        idempotency_key=ticket.value, language=lang, duration_ms=duration, tags=tags,
         flags=submission_flags(published.questionnaire, posted.answers, duration, posted.honeypot),
     )
 
@@ -129,7 +167,7 @@ def _store(published: catalog.Published, posted: submission.Posted, tags: Tags, 
     except IntegrityError:
         session = get_session()
         session.rollback()
-        if not already_submitted(session, posted.submission_id):
+        if not already_submitted(session, ticket.value):
             raise
 
 
@@ -145,14 +183,6 @@ def _pristine_items(questionnaire: Questionnaire, lang: str) -> Markup:
         blank = build_form(questionnaire, lang)(formdata=None)
         cache[key] = Markup(render_template("public/_items.html", form=blank, questionnaire=questionnaire, lang=lang))
     return cache[key]
-
-
-def _duration_ms(started: str | None) -> int | None:
-    """Time from render to submit; None when the hidden value is missing or implausible."""
-    if not started or not started.isdigit():
-        return None
-    elapsed = int(time.time() * 1000) - int(started)
-    return elapsed if 0 <= elapsed <= MAX_DURATION_MS else None
 
 
 @bp.route("/c/<code>", methods=["GET", "POST"])

@@ -38,7 +38,7 @@ def _base(base: str | None) -> str:
     try:
         return codes.base_url(base)
     except codes.NoBaseUrl as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(exc.description) from None
 
 
 def _rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:

@@ -12,18 +12,35 @@ import qrcode
 from flask import current_app, has_request_context, request
 from PIL import Image
 from qrcode.constants import ERROR_CORRECT_M
+from werkzeug.exceptions import ServiceUnavailable
+
+from ..i18n import _
 
 QUIET_ZONE = 4  # modules of white border the QR standard requires around the code
 
 
-class NoBaseUrl(RuntimeError):
-    """Printing a code needs the public address citizens will reach (SURVEY_PUBLIC_BASE_URL)."""
+class NoBaseUrl(ServiceUnavailable):
+    """Printing a code needs the public address citizens will reach (SURVEY_PUBLIC_BASE_URL).
+    In a request it is a 503 page that says what the operator must set."""
+
+    survey_detail = True  # errors.http_error shows the description
+
+    def __init__(self, description: str) -> None:
+        super().__init__(_("Máy chủ chưa được cấu hình địa chỉ công khai (SURVEY_PUBLIC_BASE_URL), nên chưa tạo được "
+                           "đường dẫn và mã QR. Vui lòng báo quản trị hệ thống.") if has_request_context() else description)
 
 
 def base_url(override: str | None = None) -> str:
-    """Where citizens reach the app: the explicit override, PUBLIC_BASE_URL, else the request's host."""
+    """Where citizens reach the app: the explicit override, else PUBLIC_BASE_URL.
+
+    A link printed on paper outlives the request that made it, so it must not take its host
+    from a Host header an attacker chose: the request's host is used only when Flask has
+    validated it against TRUSTED_HOSTS, or in debug and tests.
+    """
     base = override or current_app.config.get("PUBLIC_BASE_URL")
-    if not base and has_request_context():
+    if not base and has_request_context() and (
+        current_app.config.get("TRUSTED_HOSTS") or current_app.debug or current_app.testing
+    ):
         base = request.host_url
     if not base:
         raise NoBaseUrl("set SURVEY_PUBLIC_BASE_URL (or pass --base) to the address citizens will use")
