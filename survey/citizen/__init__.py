@@ -1,0 +1,7 @@
+"""What a citizen touches: the citizen blueprint (`views`: questionnaire links /q, counter QR /c,
+dossier QR /d, thanks), the form builder (`forms`), the one reader of a post (`submission`), form
+tickets that bind a post to its render (`tickets`), quality flags (`quality`) and abuse limits
+(`abuse`). Data flows one way: definition → form → validated answers → `survey.responses.store`.
+May import the shared base (db, writes, responses, catalog, errors, i18n, security, ratelimit,
+models) and the domain modules of registry and qr (counters, dossiers), never their views.
+"""
