@@ -2,12 +2,13 @@
 from .counts import AnswerCount, CountWatermark, ResponseSignature
 from .questionnaire import QuestionnaireVersion
 from .registry import Counter, Field, Procedure, Unit, UnitCredential, counter_fields
+from .sampling import FrameDossier, FrameImport, FrameSource, SampleDesign, SampleDraw, SampleMember
 from .response import Answer, IdempotencyKey, Response, ResponseFlag
 from .staff import AuditEvent, RoleGrant, StaffUser
 from .targets import PlanTarget
 from .tokens import DossierToken, RateCounter
 
 __all__ = [
-    "Answer", "AuditEvent", "RoleGrant", "StaffUser", "AnswerCount", "CountWatermark", "Counter", "DossierToken", "Field", "IdempotencyKey", "Procedure", "QuestionnaireVersion",
+    "Answer", "AuditEvent", "FrameDossier", "FrameImport", "FrameSource", "SampleDesign", "SampleDraw", "SampleMember", "RoleGrant", "StaffUser", "AnswerCount", "CountWatermark", "Counter", "DossierToken", "Field", "IdempotencyKey", "Procedure", "QuestionnaireVersion",
     "PlanTarget", "RateCounter", "Response", "ResponseFlag", "ResponseSignature", "Unit", "UnitCredential", "counter_fields",
 ]
