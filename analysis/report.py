@@ -20,7 +20,7 @@ from babel.numbers import format_percent
 
 from analysis import figures as fig
 from analysis.inference import MIN_N, funnel_limits
-from analysis.targets import KIND_INDICATORS, Target, evaluate_targets
+from analysis.targets import KIND_INDICATORS, P_TESTS, PeriodNeeded, Target, evaluate_targets
 from questionnaires.loader import Rollup
 
 
@@ -57,7 +57,8 @@ def describe_method(rollup: Rollup, *, level: float, alpha: float, min_n: int, i
         "comparability": rollup.comparability.vi if rollup.comparability else None,
         "interval": f"Wilson {level:.0%}; indices use a conservative effective n (analysis/figures.py)",
         "verdict": f"exact one-sided binomial test, alpha={alpha}; n < {min_n}: 'Chưa đủ dữ liệu'; "
-                   "Holm within each target",
+                   "Holm within each target; a target judges only figures of periods inside its own period",
+        "p_values": dict(P_TESTS),
         "flagged": "included" if include_flagged else "excluded (see the excluded table)",
         "sources": "counter feedback and sampled survey are reported separately, never pooled",
     }
@@ -95,9 +96,13 @@ def standard_report(
         comp = fig.comprehensive_rows(_regroup(comp, totals, period_freq, tree), level=level)
         figures = pd.concat([figures, comp.reindex(columns=figures.columns)], ignore_index=True)
     indicators = KIND_INDICATORS.get(kind) if kind else None
-    verdicts = evaluate_targets(targets, figures, tree=tree, indicators=indicators, alpha=alpha, min_n=min_n)
     excluded = fig.exclusions(counts, by)
     method = describe_method(rule, level=level, alpha=alpha, min_n=min_n, include_flagged=include_flagged)
+    try:
+        verdicts = evaluate_targets(targets, figures, tree=tree, indicators=indicators, alpha=alpha, min_n=min_n)
+    except PeriodNeeded as exc:  # pooled dates: no verdicts rather than misleading ones (figures stay)
+        verdicts = evaluate_targets((), figures)
+        method["verdicts_withheld"] = str(exc)
     return Report(figures=figures, verdicts=verdicts, excluded=excluded, method=method)
 
 

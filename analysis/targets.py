@@ -208,9 +208,27 @@ def _previous(rows: pd.DataFrame, figures: pd.DataFrame, keys: list[str]) -> pd.
 
 _OUT = (
     "target_id", "indicator", "comparator", "threshold", "target_period", "level", "item", "n", "n_eff", "pct",
-    "ci_low", "ci_high", "verdict", "verdict_vi", "p_value", "p_holm", "verdict_holm", "more_needed",
-    "more_needed_capped", "previous_pct", "diff", "diff_ci_low", "diff_ci_high", "source_document",
+    "ci_low", "ci_high", "verdict", "verdict_vi", "p_at_least_target", "p_below_target", "p_holm", "p_holm_test",
+    "verdict_holm", "more_needed", "more_needed_capped", "previous_pct", "diff", "diff_ci_low", "diff_ci_high",
+    "source_document", "target_file",
 )
+# the one-sided test each p-value column belongs to (H1 of the exact binomial test)
+P_TESTS = MappingProxyType({
+    "p_at_least_target": "H0: p <= target, H1: p > target (scipy binomtest alternative='greater')",
+    "p_below_target": "H0: p >= target, H1: p < target (scipy binomtest alternative='less')",
+    "p_holm": "Holm-adjusted within the target, of the test named in p_holm_test (the side the estimate lies on)",
+})
+
+
+class PeriodNeeded(ValueError):
+    """Verdicts asked for on figures without a period: a target applies to its own period only."""
+
+    def __init__(self, periods: Collection[str]) -> None:
+        self.periods = tuple(sorted(set(periods)))
+        super().__init__(
+            "verdicts need 'period' in the report's grouping (--by …,period): each target applies only to its own "
+            f"period ({', '.join(self.periods)}), and figures pooled over other dates cannot be judged against it"
+        )
 
 
 def evaluate_targets(
@@ -226,14 +244,18 @@ def evaluate_targets(
 ) -> pd.DataFrame:
     """One verdict row per (target, matching figure row); Holm-adjusted within each target.
 
-    Threshold targets: exact binomial verdict, p_value, p_holm / verdict_holm (Holm over the
-    rows of that target), more_needed. 'higher_than_previous': previous_pct and the Newcombe
+    Threshold targets: exact binomial verdict; both one-sided p-values, p_at_least_target
+    (H1 p > target) and p_below_target (H1 p < target); p_holm / verdict_holm (Holm over the
+    rows of that target, of the side named in p_holm_test), more_needed. Figures without a
+    'period' column raise PeriodNeeded: pooled dates are never judged against a dated target. 'higher_than_previous': previous_pct and the Newcombe
     difference diff, diff_ci_low, diff_ci_high in percentage points at 1 − 2·alpha.
     """
     keys = [c for c in figures.columns if c not in (*STATS, *ADDITIVE, "level", "element", "item")]
     targets = [t for t in targets if indicators is None or t.indicator in indicators]
     all_figures = figures
     figures = figures[figures["level"].isin({t.measure for t in targets})].reset_index(drop=True)
+    if targets and "period" not in figures:
+        raise PeriodNeeded(t.period for t in targets)
     links = unit_ancestors(tree) if tree is not None else None
     bounds = _row_bounds(figures["period"]) if "period" in figures else None
     frames = []
@@ -259,16 +281,21 @@ def evaluate_targets(
             v = v.assign(previous_pct=prev["pct"].to_numpy(), **points)
         else:
             v = verdict(x, n, t.threshold / 100, alpha=alpha, min_n=min_n, max_extra=max_extra)
+            short = n < min_n
+            v["p_at_least_target"] = np.where(short, np.nan, v["p_greater"])
+            v["p_below_target"] = np.where(short, np.nan, v["p_less"])
+            above = rows["pct"].to_numpy() >= t.threshold
             if adjust == "holm":
                 v["p_holm"] = holm(v["p_value"])
-                above = rows["pct"].to_numpy() >= t.threshold
+                v["p_holm_test"] = np.where(short, None, np.where(x / np.maximum(n, 1) >= t.threshold / 100,
+                                                                  "p_at_least_target", "p_below_target"))
                 v["verdict_holm"] = np.select(
                     [v["verdict"] == "chua_du_du_lieu", (v["p_holm"] < alpha) & above, (v["p_holm"] < alpha) & ~above],
                     ["chua_du_du_lieu", "dat", "khong_dat"], "chua_du_co_so",
                 )
         meta = {"target_id": t.id, "indicator": t.indicator, "comparator": t.comparator,
                 "threshold": np.nan if t.threshold is None else t.threshold,
-                "target_period": t.period, "source_document": t.source}
+                "target_period": t.period, "source_document": t.source, "target_file": t.file}
         frames.append(pd.concat([rows.reset_index(drop=True), v], axis=1).assign(**meta))
     columns = [*_OUT[:5], *keys, *_OUT[5:]]
     if not frames:

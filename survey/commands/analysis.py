@@ -22,6 +22,7 @@ from .. import catalog, db
 from ..reporting import counts, response_imports, standard, targets
 from ..reporting.selection import LEVELS, SOURCES, ReportError, Selection
 from ..sheets import safe_frame, write_rows
+from .messages import say
 
 targets_cli = AppGroup("targets", help="Plan targets (chỉ tiêu): load the YAML files into the database, list them.")
 responses_cli = AppGroup("responses", help="Responses in bulk: import paper forms or an earlier system's export.")
@@ -232,7 +233,9 @@ def _write(text: str, out: Path | None, bom: bool = False) -> None:
 def report_export(key: str, fmt: str, since: date | None, until: date | None, unit: str | None, field: str | None,
                   source: str | None, by: str, period: str, include_flagged: bool, level: str, out: Path | None) -> None:
     """Write the report's figures (with Wilson intervals), verdicts against the targets and the
-    flagged responses left out, as JSON or as CSV (the figures table, UTF-8 with BOM for Excel)."""
+    flagged responses left out, as JSON or as CSV (UTF-8 with BOM for Excel: the figures in --out,
+    the verdicts beside it in NAME-chi-tieu.csv). Verdicts need 'period' in --by: a target
+    applies to its own period only."""
     session = db.get_session()
     sel = Selection(
         questionnaire=key, since=since, until=until, unit=unit, field=field, source=source,
@@ -249,10 +252,29 @@ def report_export(key: str, fmt: str, since: date | None, until: date | None, un
         click.echo(message, err=True)
     if fmt == "csv":
         _write(to_csv(safe_frame(export.figures)), out, bom=True)  # a unit name may begin with "="
+        if out is not None:
+            verdicts_out = verdicts_path(out)
+            _write(to_csv(safe_frame(export.verdicts)), verdicts_out, bom=True)
+            click.echo(say(f"Đã ghi {len(export.figures)} dòng số liệu vào {out} và {len(export.verdicts)} kết luận "
+                           f"theo chỉ tiêu vào {verdicts_out}.",
+                           f"{len(export.figures)} figure row(s) written to {out}, {len(export.verdicts)} verdict(s) "
+                           f"to {verdicts_out}."), err=True)
+        elif len(export.verdicts):
+            click.echo(say(f"Standard output chỉ có bảng số liệu; {len(export.verdicts)} kết luận theo chỉ tiêu được ghi "
+                           "thành tệp thứ hai khi có --out.",
+                           f"Standard output holds the figures only; the {len(export.verdicts)} verdict(s) go to a "
+                           "second file when --out is given."), err=True)
     else:
         _write(json.dumps(export.as_json(), ensure_ascii=False, indent=1) + "\n", out)
-    if out is not None:
-        click.echo(f"{len(export.figures)} figure row(s), {len(export.verdicts)} verdict(s) written to {out}.", err=True)
+        if out is not None:
+            click.echo(say(f"Đã ghi {len(export.figures)} dòng số liệu và {len(export.verdicts)} kết luận vào {out}.",
+                           f"{len(export.figures)} figure row(s), {len(export.verdicts)} verdict(s) written to {out}."),
+                       err=True)
+
+
+def verdicts_path(out: Path) -> Path:
+    """Where a CSV export puts its verdicts: beside the figures, '-chi-tieu' added to the name."""
+    return out.with_name(f"{out.stem}-chi-tieu{out.suffix or '.csv'}")
 
 
 @report_cli.command("refresh")

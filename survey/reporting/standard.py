@@ -260,6 +260,9 @@ def export(session: Session, sel: Selection, level: str = "all") -> Export:
     q = resolve(session, sel).questionnaire
     figures = report.figures[report.figures["level"].isin(LEVELS[level])].reset_index(drop=True)
     messages = []
+    if "verdicts_withheld" in report.method:
+        messages.append(f"Không có kết luận đạt/không đạt: thêm 'period' vào --by (ví dụ --by unit,field,period --period "
+                        f"year). No verdicts: {report.method['verdicts_withheld']}.")
     if report.figures.empty:
         window = " ".join(filter(None, [f"from {sel.since:%d/%m/%Y}" if sel.since else "",
                                         f"to {sel.until:%d/%m/%Y}" if sel.until else ""]))

@@ -118,3 +118,15 @@ def test_comprehensive_rows_when_the_form_asks_for_them():
     comp = out.table("comprehensive").set_index("unit")
     assert comp.loc["xa-a", "pct"] == pytest.approx(200 / 3)
     assert comp.loc["tinh", "n"] == 3 and np.isnan(comp.loc["tinh", "mean"])
+
+
+def test_a_report_without_period_withholds_verdicts_and_says_why():
+    """Issue #11 item 8: figures pooled over all dates are never judged against dated targets."""
+    pooled = standard_report(counts(), SIPAS.structure(), SIPAS.rollup, by=("unit", "field"), tree=TREE,
+                             targets=load_targets(), kind=SIPAS.kind)
+    assert pooled.verdicts.empty and not pooled.table("overall_item").empty
+    assert "'period'" in pooled.method["verdicts_withheld"] and "2025" in pooled.method["verdicts_withheld"]
+    dated = standard_report(counts(), SIPAS.structure(), SIPAS.rollup, tree=TREE, targets=load_targets(), kind=SIPAS.kind)
+    assert "verdicts_withheld" not in dated.method
+    assert set(dated.verdicts["target_period"]) == {"2025"}  # the 2030 targets have no 2025 rows to judge
+    assert {"period", "target_period", "n", "source_document", "p_at_least_target", "p_below_target"} <= set(dated.verdicts)

@@ -11,7 +11,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from analysis.targets import TargetError, evaluate_targets, load_targets, parse_targets
+from analysis.targets import PeriodNeeded, TargetError, evaluate_targets, load_targets, parse_targets
 
 SEEDS = Path("/work/shared/seeds")
 
@@ -138,13 +138,16 @@ def test_national_verdicts_on_totals_and_fields(shipped):
     assert c2.more_needed > 0
     land = got[("nq76-2025-dat-dai", "c2", "dat-dai")]
     assert land.verdict == "khong_dat"
-    assert land.p_value == pytest.approx(stats.binomtest(70, 100, 0.85, alternative="less").pvalue)
+    assert land.p_below_target == pytest.approx(stats.binomtest(70, 100, 0.85, alternative="less").pvalue)
+    assert land.p_at_least_target == pytest.approx(stats.binomtest(70, 100, 0.85, alternative="greater").pvalue)
+    assert land.p_holm_test == "p_below_target"
     assert "76/NQ-CP" in land.source_document
 
 
 def test_holm_within_a_target(shipped):
     out = evaluate_targets([shipped["nq76-2025-tthc"]], FIGURES)
-    assert out["p_holm"].to_numpy() == pytest.approx(multipletests(out["p_value"], method="holm")[1])
+    chosen = [getattr(r, r.p_holm_test) for r in out.itertuples()]
+    assert out["p_holm"].to_numpy() == pytest.approx(multipletests(chosen, method="holm")[1])
 
 
 def test_scope_is_a_subtree():
@@ -177,3 +180,36 @@ def test_text_period_labels_are_understood(shipped):
     assert sorted(out["unit"]) == ["c1", "c2"]
     custom = figures.assign(period="dot-1")  # a custom range label is never inside a dated target
     assert evaluate_targets([shipped["nq76-2025-tthc"]], custom).empty
+
+
+def test_each_p_value_names_its_one_sided_test(shipped):
+    """Issue #11 item 9: both one-sided p-values, checked against scipy's exact binomial test."""
+    out = evaluate_targets([shipped["nq76-2025-tthc"]], FIGURES).set_index("unit")
+    assert "p_value" not in out  # a bare p-value does not say which test it is
+    for unit, (x, n) in {"c1": (285, 300), "c2": (95, 100)}.items():
+        row = out.loc[unit]
+        assert row["p_at_least_target"] == pytest.approx(stats.binomtest(x, n, 0.9, alternative="greater").pvalue)
+        assert row["p_below_target"] == pytest.approx(stats.binomtest(x, n, 0.9, alternative="less").pvalue)
+        assert row["p_holm_test"] == "p_at_least_target"  # both estimates lie above 90%
+    # hand-computed: P(X >= 285 | n=300, p=0.9) = sum_{k>=285} C(300,k) 0.9^k 0.1^(300-k)
+    from math import comb
+    tail = sum(comb(300, k) * 0.9**k * 0.1 ** (300 - k) for k in range(285, 301))
+    assert out.loc["c1", "p_at_least_target"] == pytest.approx(tail, rel=1e-9)
+    assert out.loc["c1", "verdict"] == "dat" and tail < 0.05
+
+
+def test_a_target_judges_only_its_own_period(shipped):
+    """Issue #11 item 8: the 2024 row (20/100) is not judged against a 2025 target, and figures
+    without a period (2024 and 2025 pooled: 305/400) are refused, naming the target periods."""
+    out = evaluate_targets([shipped["nq76-2025-tthc"]], FIGURES)
+    assert {str(p) for p in out["period"]} == {"2025"}
+    assert set(out["target_period"]) == {"2025"}
+    assert out["n"].tolist() == [300, 100] and all("76/NQ-CP" in s for s in out["source_document"])
+    assert set(out["target_file"]) == {"nq76-national.yaml"}
+    pooled = FIGURES[FIGURES["level"] == "overall_item"].groupby(["unit", "field", "source", "level", "item"],
+                                                                   as_index=False)[["n", "n_satisfied"]].sum()
+    pooled = pooled.assign(n_eff=pooled["n"].astype(float), pct=100 * pooled["n_satisfied"] / pooled["n"])
+    assert pooled.query("unit == 'c1' and field == 'all'")["n"].item() == 400
+    with pytest.raises(PeriodNeeded, match=r"'period' in the report.s grouping.*2025"):
+        evaluate_targets([shipped["nq76-2025-tthc"], shipped["nq76-2030-tthc"]], pooled)
+    assert evaluate_targets([], pooled).empty  # no targets, nothing to refuse

@@ -8,6 +8,7 @@ from datetime import timedelta, timezone
 
 import pandas as pd
 import pytest
+from scipy import stats
 
 from tests.reporting.test_reports import seed
 
@@ -32,7 +33,7 @@ def export(runner, *args: str):
 
 def test_json_export_has_the_figures_verdicts_and_exclusions(app, runner, ledger, tmp_path):
     out = tmp_path / "bao-cao.json"
-    result = export(runner, "--by", "unit,field", "--out", str(out))
+    result = export(runner, "--by", "unit,field,period", "--period", "year", "--out", str(out))
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text(encoding="utf-8"))
     assert set(data) >= {"method", "figures", "verdicts", "exclusions", "questionnaire"}
@@ -45,7 +46,7 @@ def test_json_export_has_the_figures_verdicts_and_exclusions(app, runner, ledger
     assert figure["unit_name"] == "Xã Minh Tiến" and figure["item_label"] == ACCESS_1
     assert figure["field_name"] == "Đất đai" and figure["element_name"] == "1. Tiếp cận dịch vụ"
     overall = next(f for f in data["figures"] if f["level"] == "overall_item" and f["unit"] == "P"
-                   and f["field"] == "all" and f["source"] == "feedback")
+                   and f["field"] == "all" and f["source"] == "feedback" and f["period"] == "2025")
     province = [r for r in ledger if r.unit and r.source == "feedback" and not r.flags]
     assert (overall["n"], overall["pct"]) == (len(province), pytest.approx(pct(province, "overall")[1]))
     flagged = [r for r in ledger if r.flags]
@@ -56,6 +57,43 @@ def test_json_export_has_the_figures_verdicts_and_exclusions(app, runner, ledger
     verdict = next(v for v in data["verdicts"] if v["target_id"] == "nq76-2025-tthc" and v["unit"] == "P" and v["source"] == "feedback")
     assert verdict["verdict"] in ("dat", "khong_dat", "chua_du_co_so", "chua_du_du_lieu") and verdict["n"] == overall["n"]
     assert "76/NQ-CP" in verdict["source_document"]
+    assert (verdict["period"], verdict["target_period"]) == ("2025", "2025")
+    assert {"p_at_least_target", "p_below_target", "p_holm_test"} <= set(verdict) and "p_value" not in verdict
+    assert {v["target_period"] for v in data["verdicts"]} == {"2025"}  # no 2030 target judged on 2025 figures
+
+
+def test_without_period_there_are_no_verdicts_and_the_export_says_so(app, runner, ledger, tmp_path, monkeypatch):
+    """Issue #11 item 8: 2025 and any other year pooled are never judged against a dated target."""
+    monkeypatch.setenv("LANG", "vi_VN.UTF-8")
+    out = tmp_path / "gop.json"
+    result = export(runner, "--by", "unit,field", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["verdicts"] == [] and data["figures"]
+    assert "thêm 'period' vào --by" in result.stderr and "'period' in the report's grouping" in data["messages"][0]
+
+
+def test_csv_export_writes_the_verdicts_beside_the_figures(app, runner, ledger, tmp_path, monkeypatch):
+    """Issue #11 item 9: the CSV carries the verdicts too, in a second file the CLI names."""
+    monkeypatch.setenv("LANG", "vi_VN.UTF-8")
+    out = tmp_path / "bao-cao.csv"
+    result = export(runner, "--format", "csv", "--by", "unit,period", "--period", "year", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    verdicts_file = tmp_path / "bao-cao-chi-tieu.csv"
+    assert f"vào {out}" in result.stderr and f"vào {verdicts_file}" in result.stderr
+    assert verdicts_file.read_bytes().startswith(b"\xef\xbb\xbf")
+    verdicts = pd.read_csv(verdicts_file, encoding="utf-8-sig", dtype={"period": str, "target_period": str})
+    row = verdicts[(verdicts["target_id"] == "nq76-2025-tthc") & (verdicts["unit"] == "P")
+                   & (verdicts["source"] == "feedback")].iloc[0]
+    figures = pd.read_csv(out, encoding="utf-8-sig", dtype={"period": str})
+    overall = figures[(figures["level"] == "overall_item") & (figures["unit"] == "P") & (figures["source"] == "feedback")].iloc[0]
+    assert (row["n"], row["period"], row["target_period"]) == (overall["n"], "2025", "2025")
+    x, n = round(overall["pct"] / 100 * overall["n"]), int(overall["n"])
+    assert row["p_at_least_target"] == pytest.approx(stats.binomtest(x, n, 0.9, alternative="greater").pvalue)
+    assert row["p_below_target"] == pytest.approx(stats.binomtest(x, n, 0.9, alternative="less").pvalue)
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    result = export(runner, "--format", "csv", "--by", "unit,period", "--period", "year", "--out", str(out))
+    assert f"to {verdicts_file}" in result.stderr
 
 
 def test_csv_export_is_the_figures_table_for_excel(app, runner, ledger, tmp_path):

@@ -1,0 +1,23 @@
+"""CLI messages for civil servants: Vietnamese first, English when the locale asks for it.
+
+The command line has no request to negotiate a language with, so it follows the POSIX
+locale variables in their order of precedence (LC_ALL, LC_MESSAGES, LANG): a value starting
+with 'en' gives English, anything else (or nothing) Vietnamese. Errors stay one line either way.
+"""
+from __future__ import annotations
+
+import os
+
+
+def cli_language() -> str:
+    """'en' when the first set locale variable names English, otherwise 'vi'."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name, "")
+        if value:
+            return "en" if value.lower().startswith("en") else "vi"
+    return "vi"
+
+
+def say(vi: str, en: str) -> str:
+    """The message in the CLI's language (see cli_language)."""
+    return en if cli_language() == "en" else vi
