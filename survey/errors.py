@@ -13,15 +13,15 @@ from .i18n import N_, _
 
 MESSAGES = {
     400: (N_("Yêu cầu không hợp lệ"), N_("Dữ liệu gửi lên không đúng. Vui lòng quay lại trang trước và thử lại.")),
-    403: (N_("Không có quyền truy cập"), N_("Bạn không có quyền xem trang này.")),
+    403: (N_("Không có quyền truy cập"), N_("Ông/Bà không có quyền xem trang này.")),
     404: (N_("Không tìm thấy trang"), N_("Đường dẫn không tồn tại hoặc phiếu khảo sát đã ngừng sử dụng. Vui lòng kiểm tra lại mã QR hoặc đường dẫn.")),
     405: (N_("Phương thức không được hỗ trợ"), N_("Trang này không nhận yêu cầu theo cách này.")),
     410: (N_("Đường dẫn đã hết hạn"), N_("Đường dẫn khảo sát này đã hết hạn.")),
     413: (N_("Dữ liệu gửi lên quá lớn"), N_("Nội dung gửi lên vượt quá giới hạn cho phép. Vui lòng rút ngắn phần ý kiến và gửi lại.")),
     422: (N_("Dữ liệu chưa hợp lệ"), N_("Vui lòng kiểm tra lại các câu trả lời.")),
-    429: (N_("Gửi quá nhiều lần"), N_("Bạn đã gửi quá nhiều lần trong thời gian ngắn. Vui lòng thử lại sau ít phút.")),
-    500: (N_("Đã xảy ra lỗi"), N_("Hệ thống gặp sự cố. Câu trả lời của bạn chưa được lưu; vui lòng thử lại sau ít phút.")),
-    503: (N_("Hệ thống tạm thời gián đoạn"), N_("Cơ sở dữ liệu tạm thời không truy cập được. Câu trả lời của bạn chưa được lưu; vui lòng thử lại sau ít phút.")),
+    429: (N_("Gửi quá nhiều lần"), N_("Ông/Bà đã gửi quá nhiều lần trong thời gian ngắn. Vui lòng thử lại sau ít phút.")),
+    500: (N_("Đã xảy ra lỗi"), N_("Hệ thống gặp sự cố. Câu trả lời của Ông/Bà chưa được lưu; vui lòng thử lại sau ít phút.")),
+    503: (N_("Hệ thống tạm thời gián đoạn"), N_("Cơ sở dữ liệu tạm thời không truy cập được. Câu trả lời của Ông/Bà chưa được lưu; vui lòng thử lại sau ít phút.")),
 }
 
 

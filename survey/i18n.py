@@ -14,7 +14,7 @@ officials expect.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -123,6 +123,17 @@ def format_date(value: date | datetime | None) -> str:
     return "–" if value is None else value.strftime("%d/%m/%Y")
 
 
+VIETNAM = timezone(timedelta(hours=7), "ICT")
+
+
+def format_time(value: datetime | None) -> str:
+    """An instant as people in Vietnam read it: '10:32 30/11/2026' (UTC+7, no daylight saving)."""
+    if value is None:
+        return "–"
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return aware.astimezone(VIETNAM).strftime("%H:%M %d/%m/%Y")
+
+
 def language_url(lang: str) -> str:
     """This page in another language: the same path and query, with `lang` replaced.
 
@@ -146,7 +157,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_I18N_ENABLED", False)
     app.jinja_env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext,
                                  get_locale=get_locale, LANGUAGES=LANGUAGES, language_url=language_url)
-    app.jinja_env.filters.update(pct=format_pct, num=format_number, vdate=format_date)
+    app.jinja_env.filters.update(pct=format_pct, num=format_number, vdate=format_date, vtime=format_time)
 
     @app.after_request
     def remember_language(response: Response) -> Response:

@@ -96,6 +96,20 @@ _EARLIER = (
 )
 
 
+_LATEST = (
+    select(func.max(Response.submitted_at)).select_from(Response)
+    .where(Response.device_hash == bindparam("device"), Response.submitted_at >= bindparam("since"))
+)
+
+
+def recent_answer(db: Session, device_hash: str) -> datetime | None:
+    """When this device last answered at this place, if within the repeat window: the form then
+    says so, so that Back or a restored tab does not lead to answering twice without meaning to."""
+    since = datetime.now(UTC) - timedelta(minutes=setting("DEVICE_REPEAT_MINUTES"))
+    latest = db.scalar(_LATEST, {"device": device_hash, "since": since})
+    return latest.replace(tzinfo=UTC) if latest is not None and latest.tzinfo is None else latest
+
+
 def check_submission(db: Session, response: Stored, place: str) -> None:
     """Within the submit transaction: refuse a device flooding one place (429); flag repeats
     from one device; log bursts at one place. `place` is e.g. 'c12' (counter), 'u3' (a dossier
@@ -103,7 +117,7 @@ def check_submission(db: Session, response: Stored, place: str) -> None:
     if response.device_hash:
         n = hit(db, f"d:{response.device_hash[:40]}", setting("DEVICE_LIMIT_SECONDS"))
         if n > setting("DEVICE_LIMIT"):
-            abort_with(429, _("Thiết bị này đã gửi quá nhiều phiếu tại đây. Vui lòng thử lại sau."))
+            abort_with(429, _("Thiết bị này đã gửi quá nhiều phiếu tại đây trong một giờ qua. Ông/Bà vui lòng thử lại sau."))
         minutes = setting("DEVICE_REPEAT_MINUTES")
         since = datetime.now(UTC) - timedelta(minutes=minutes)
         earlier = db.scalar(_EARLIER, {"device": response.device_hash, "since": since, "id": response.id}) or 0

@@ -48,7 +48,7 @@ def questionnaire(key: str):
     place = f"q:{published.key}"
     resp = serve_form(
         published, Tags(channel="web", device_hash=device.hash(place)), thanks_url=url_for("public.thanks", key=key),
-        before_commit=lambda s, response: abuse.check_submission(s, response, place),
+        before_commit=lambda s, response: abuse.check_submission(s, response, place), device=device,
     )
     return device.remember(resp)
 
@@ -95,6 +95,7 @@ def serve_form(
     thanks_url: str,
     context: dict | None = None,
     before_commit: BeforeCommit | None = None,
+    device: abuse.Device | None = None,
 ):
     """Render the questionnaire (GET) or store one response and redirect (POST).
 
@@ -125,6 +126,9 @@ def serve_form(
         form.v.data = str(published.version)
         stale = None
         status = 200
+        if device is not None and not device.new and tags.device_hash:
+            context = {**(context or {}), "recent": abuse.recent_answer(get_session(), tags.device_hash),
+                       "thanks_url": thanks_url}
     form.lang.data = lang
     pristine = _pristine_items(questionnaire, lang) if status == 200 else None
     page = render_template(
@@ -132,7 +136,10 @@ def serve_form(
         notice=stale, **(context or {}),
     )
     resp = make_response(page, status)
-    resp.headers["Cache-Control"] = "no-store"
+    # Never in a shared cache, always revalidated, but allowed in the browser's back-forward
+    # cache: Back after sending then restores this very form, whose ticket has been used, so
+    # sending it again stores nothing new (no-store would make Back fetch a fresh form).
+    resp.headers["Cache-Control"] = "private, no-cache"
     return resp
 
 
@@ -206,7 +213,7 @@ def counter_form(code: str):
     resp = serve_form(
         published, tags, thanks_url=url_for("public.thanks", key=published.key),
         context={"tag_lines": counters.tag_lines(counter.unit, lang, counter, field)},
-        before_commit=lambda s, response: abuse.check_submission(s, response, f"c{counter.id}"),
+        before_commit=lambda s, response: abuse.check_submission(s, response, f"c{counter.id}"), device=device,
     )
     return device.remember(resp)
 
@@ -240,7 +247,10 @@ def dossier_form(token: str):
     try:
         resp = serve_form(
             published, tags, thanks_url=thanks_url, before_commit=spend,
-            context={"tag_lines": counters.tag_lines(link.unit, lang, None, link.field, link.procedure, link.data.dossier_code)},
+            context={"tag_lines": counters.tag_lines(link.unit, lang, None, link.field, link.procedure, link.data.dossier_code),
+                     "privacy_note": _("Mã hồ sơ chỉ dùng để mỗi hồ sơ được đánh giá một lần. Câu trả lời được lưu cùng "
+                                       "đơn vị, lĩnh vực và thủ tục; không lưu mã hồ sơ, họ tên, số điện thoại hay số "
+                                       "giấy tờ tùy thân của Ông/Bà.")},
         )
     except dossiers.AlreadyUsed:
         session.rollback()  # a simultaneous submit for the same dossier won

@@ -186,8 +186,9 @@ def verify(session: Session, token: str) -> tuple[LinkData, UnitCredential]:
 
 
 def open_link(session: Session, token: str, days: int) -> OpenLink:
-    """Verify a visited link and look up its state. Unknown field/procedure codes in a validly
-    signed link are logged and left untagged rather than refusing the citizen."""
+    """Verify a visited link and look up its state. A validly signed link that names an unknown
+    field or procedure is refused like a forged one (and logged for the unit's vendor): storing
+    the response with the tag silently dropped would misfile it in every report by field."""
     data, credential = verify(session, token)
     unit = session.get(Unit, credential.unit_id)
     if unit is None or not unit.active:
@@ -202,6 +203,7 @@ def open_link(session: Session, token: str, days: int) -> OpenLink:
         if (data.procedure_code and procedure is None) or (data.field_code and field is None):
             log.warning("dossier link of unit %s names unknown field/procedure %r/%r",
                         unit.code, data.field_code, data.procedure_code)
+            raise InvalidLink("unknown field or procedure")
         if field is None and procedure is not None:
             field = session.get(Field, procedure.field_id)
     return OpenLink(
@@ -230,7 +232,9 @@ def spend(session: Session, link: OpenLink) -> None:
         update(DossierToken)
         .where(DossierToken.unit_id == link.unit.id, DossierToken.dossier_code == link.data.dossier_code,
                DossierToken.used_at.is_(None))
-        .values(used_at=datetime.now(UTC))
+        # the day only: an exact time would let anyone holding the database pair the dossier with
+        # the response stored in the same instant, and the form promises it is not linked
+        .values(used_at=datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0))
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:

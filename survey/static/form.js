@@ -3,11 +3,14 @@
   var form = document.getElementById('survey-form');
   if (!form) return;
   var dependants = form.querySelectorAll('[data-show-if]');
+  var send = form.querySelector('.send');
   function chosen(name) {
     var out = [];
     form.querySelectorAll('input[name="' + name + '"]:checked').forEach(function (i) { out.push(i.value); });
     return out;
   }
+  // Show exactly the follow-up questions the current answers call for. Also run when the
+  // browser restores a page (Back, a discarded tab): restored answers fire no 'change'.
   function refresh() {
     dependants.forEach(function (el) {
       var codes = el.getAttribute('data-codes').split(',');
@@ -19,10 +22,26 @@
   }
   form.addEventListener('change', refresh);
   refresh();
-  form.addEventListener('submit', function () {
-    var b = form.querySelector('.send');
-    setTimeout(function () { b.disabled = true; }, 0);
+  window.addEventListener('pageshow', function () {
+    refresh();
+    if (send) send.disabled = false;  // a page restored after sending keeps its disabled button
   });
+  form.addEventListener('submit', function () {
+    setTimeout(function () { if (send) send.disabled = true; }, 0);
+  });
+  // An error-summary link takes focus to the first answer of its question, not to its legend.
   var summary = document.getElementById('error-summary');
-  if (summary) summary.focus();
+  if (summary) {
+    summary.addEventListener('click', function (e) {
+      var link = e.target.closest('a[href^="#"]');
+      if (!link) return;
+      var item = document.getElementById('item-' + link.getAttribute('href').slice(1));
+      var input = item && item.querySelector('input:not([type=hidden]):not(:disabled),textarea,select');
+      if (!input) return;
+      e.preventDefault();
+      item.scrollIntoView({block: 'start'});
+      input.focus();
+    });
+    summary.focus();
+  }
 })();
