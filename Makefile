@@ -28,6 +28,7 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) questionnaire publish
 	$(FLASK) demo load --if-empty
+	$(FLASK) targets load targets/*.yaml targets/demo/*.yaml
 	@$(FLASK) users demo --if-empty --base http://$(HOST):$(PORT)
 	@$(FLASK) urls --base http://$(HOST):$(PORT)
 	SURVEY_PUBLIC_BASE_URL=$${SURVEY_PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py

@@ -17,6 +17,7 @@ from .. import catalog, db
 from ..models import Counter, QuestionnaireVersion, Response, Unit
 from ..ops import backup
 from ..reporting import counts
+from .messages import say
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -132,25 +133,63 @@ def questionnaire_list() -> None:
 @click.option("--responses", "total", default=3000, show_default=True, help="Synthetic responses to add.")
 @click.option("--seed", default=2026, show_default=True)
 @click.option("--if-empty", is_flag=True, help="Do nothing when responses already exist (used by `make run`).")
-def demo_load(total: int, seed: int, if_empty: bool) -> None:
-    """Load a synthetic province (units, counters, fields) and responses."""
+@click.option("--yes", is_flag=True, help="Add synthetic responses even though real (non-demo) ones are stored.")
+def demo_load(total: int, seed: int, if_empty: bool, yes: bool) -> None:
+    """Load a synthetic province (units, counters, fields) and responses tagged as demo data.
+
+    Refuses when the database already holds real responses (they would be pooled in every
+    report) unless --yes; `demo clear` deletes the synthetic responses again.
+    """
     from ..ops import demo
 
     session = db.get_session()
-    if if_empty and session.scalar(select(func.count()).select_from(Response)):
-        click.echo("Demo data already present; nothing to do.")
+    synthetic, real = demo.response_counts(session)
+    if if_empty and synthetic + real:
+        click.echo(say("Đã có dữ liệu; không làm gì thêm.", "Demo data already present; nothing to do."))
         return
+    if real and not yes:
+        raise click.ClickException(say(
+            f"cơ sở dữ liệu đang có {real:,} phiếu thật (không phải dữ liệu minh hoạ): phiếu giả lập sẽ bị cộng vào mọi "
+            "báo cáo. Không thêm gì. Dùng một cơ sở dữ liệu trống, hoặc thêm --yes nếu thật sự muốn trộn.",
+            f"the database holds {real:,} real (non-demo) responses: synthetic ones would be pooled into every "
+            "report. Nothing was added. Use an empty database, or add --yes if you really mean to mix them."))
     for path in bundled_paths(Path(current_app.config["QUESTIONNAIRE_DIR"])):
         catalog.publish(session, load_file(path))
     counters = demo.build_registry(session)
-    with click.progressbar(length=total, label=f"Generating {total:,} responses") as bar:
-        demo.generate_responses(session, total, seed=seed, progress=bar.update)
+    try:
+        with click.progressbar(length=total, label=f"Generating {total:,} responses") as bar:
+            demo.generate_responses(session, total, seed=seed, progress=bar.update)
+    except RuntimeError as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from None
     session.commit()
     months = counts.stale_months(session, 0)
     with click.progressbar(length=len(months), label="Refreshing report counts") as bar:
         counts.refresh(session, progress=bar.update)
     session.commit()
-    click.echo(f"Demo loaded: {counters} counters created, {total:,} responses added.")
+    click.echo(say(f"Đã nạp dữ liệu minh hoạ: tạo {counters} quầy, thêm {total:,} phiếu (xoá bằng: demo clear).",
+                   f"Demo loaded: {counters} counters created, {total:,} responses added (remove them: demo clear)."))
+
+
+@demo_cli.command("clear")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def demo_clear(yes: bool) -> None:
+    """Delete the synthetic (demo) responses; real responses, units and counters stay."""
+    from ..ops import demo
+
+    session = db.get_session()
+    synthetic, real = demo.response_counts(session)
+    if not synthetic:
+        click.echo(say("Không có phiếu minh hoạ nào để xoá.", "No demo responses to delete."))
+        return
+    if not yes:
+        click.confirm(say(f"Xoá {synthetic:,} phiếu minh hoạ (giữ {real:,} phiếu thật)?",
+                          f"Delete {synthetic:,} demo responses (keeping {real:,} real ones)?"), abort=True)
+    deleted = demo.clear_responses(session)
+    counts.refresh(session, full=True)
+    session.commit()
+    click.echo(say(f"Đã xoá {deleted:,} phiếu minh hoạ; còn {real:,} phiếu thật.",
+                   f"Deleted {deleted:,} demo responses; {real:,} real responses remain."))
 
 
 @click.command("urls")

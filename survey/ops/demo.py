@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 from typing import Callable, Sequence
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 from vietnam_provinces import Province, Ward
 
 from questionnaires.loader import Questionnaire
 
 from .. import catalog
-from ..models import Answer, Counter, Field, Procedure, Response, ResponseFlag, Unit
+from ..models import Answer, CommentReview, Counter, Field, IdempotencyKey, Procedure, Response, ResponseFlag, Unit
 from ..registry import units
 
 PROVINCE_CODE = 33  # Hưng Yên, home of the seed plans
@@ -47,6 +47,10 @@ COMMENTS = (
     "Nên niêm yết phí, lệ phí rõ hơn.",
     "Thủ tục nhanh gọn, cảm ơn.",
 )
+# Every synthetic response carries this in device_hash (real ones hold a 64-hex digest or nothing),
+# so demo rows can be counted and deleted without a schema change and without touching any
+# column a report groups by (channel, source): the demo still shows realistic breakdowns.
+DEMO_MARK = "demo"
 START = datetime(2025, 1, 1, tzinfo=UTC)
 END = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -67,8 +71,8 @@ def build_registry(session: Session) -> int:
     """Create the demo province once; returns the number of counters created."""
     units.load_fields(session)
     units.load_procedures(session)
-    if session.scalar(select(func.count()).select_from(Unit)):
-        return 0
+    if session.scalar(select(func.count()).select_from(Unit).where(Unit.code == f"{PROVINCE_CODE:02d}")):
+        return 0  # built already (a real registry beside it is fine: the demo province is its own tree)
     fields = {f.code: f for f in session.scalars(select(Field))}
     province = Province.from_code(PROVINCE_CODE)
     root = units.add_unit(session, f"{PROVINCE_CODE:02d}", province.name, "province")
@@ -180,10 +184,10 @@ def _chunk(rng: np.random.Generator, version_id: int, q: Questionnaire, places: 
     durations = rng.lognormal(np.log(150_000), 0.5, m).astype(int).tolist()
     procedures = _pick(rng, [p.procedure_ids for p in places], where)
     columns = ("id", "version_id", "submitted_at", "duration_ms", "channel", "source", "language",
-               "unit_id", "counter_id", "field_id", "procedure_id")
+               "unit_id", "counter_id", "field_id", "procedure_id", "device_hash")
     place = [(p.unit_id, p.counter_id, p.field_id) for p in places]
     responses = [
-        (rid, version_id, stamp, duration, channel, "feedback", "vi", *place[w], proc)
+        (rid, version_id, stamp, duration, channel, "feedback", "vi", *place[w], proc, DEMO_MARK)
         for rid, stamp, duration, channel, w, proc in zip(ids.tolist(), stamps, durations, channels, where.tolist(), procedures)
     ]
     coded: list[tuple[np.ndarray, int, np.ndarray]] = []  # (response ids, item index, codes)
@@ -238,3 +242,30 @@ def _chunk(rng: np.random.Generator, version_id: int, q: Questionnaire, places: 
         (Answer.__table__.name, ("response_id", "item_key", "text"), texts),
         (ResponseFlag.__table__.name, ("response_id", "reason", "detail", "created_at"), flags),
     ]
+
+
+def is_demo():
+    """SQL condition: the response is synthetic (see DEMO_MARK)."""
+    return Response.device_hash == DEMO_MARK
+
+
+def response_counts(session: Session) -> tuple[int, int]:
+    """(demo responses, other responses): `demo load` refuses to mix them unless told to."""
+    demo = session.scalar(select(func.count()).select_from(Response).where(is_demo())) or 0
+    other = session.scalar(select(func.count()).select_from(Response).where(
+        or_(Response.device_hash.is_(None), Response.device_hash != DEMO_MARK))) or 0
+    return demo, other
+
+
+def clear_responses(session: Session) -> int:
+    """Delete the synthetic responses (their answers, flags and keys first: SQLite may not cascade).
+
+    The caller refreshes the maintained counts (a deletion below the watermark rebuilds them)
+    and commits; units and counters stay, they may be in use.
+    """
+    ids = select(Response.id).where(is_demo()).scalar_subquery()
+    answers = select(Answer.id).where(Answer.response_id.in_(ids)).scalar_subquery()
+    session.execute(delete(CommentReview).where(CommentReview.answer_id.in_(answers)))
+    for model in (Answer, ResponseFlag, IdempotencyKey):
+        session.execute(delete(model).where(model.response_id.in_(ids)))
+    return session.execute(delete(Response).where(is_demo())).rowcount or 0

@@ -64,7 +64,7 @@ def test_demo_load_builds_a_province(app, runner):
             select(Response.field_id, func.count()).group_by(Response.field_id)).all())
         assert len(by_field) >= 5, "responses spread over fields"
     again = runner.invoke(args=["demo", "load", "--if-empty"])
-    assert "already present" in again.output
+    assert "Đã có dữ liệu" in again.output
 
 
 def test_demo_distributions_depend_on_field(app, runner):
