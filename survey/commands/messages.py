@@ -7,6 +7,10 @@ with 'en' gives English, anything else (or nothing) Vietnamese. Errors stay one 
 from __future__ import annotations
 
 import os
+from typing import TypeVar
+from datetime import datetime, timezone
+
+from ..i18n import VIETNAM
 
 
 def cli_language() -> str:
@@ -18,6 +22,17 @@ def cli_language() -> str:
     return "vi"
 
 
-def say(vi: str, en: str) -> str:
+T = TypeVar("T")
+
+
+def say(vi: T, en: T) -> T:
     """The message in the CLI's language (see cli_language)."""
     return en if cli_language() == "en" else vi
+
+
+def vietnam_time(value: datetime | None) -> str:
+    """An instant in Vietnam time with its offset, ISO 8601: '2026-11-30T10:32:05+07:00' (naive = UTC)."""
+    if value is None:
+        return ""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return aware.astimezone(VIETNAM).isoformat(timespec="seconds")

@@ -18,6 +18,7 @@ from ..models import Counter, Unit
 from ..qr import codes, credentials, dossiers, posters
 from ..registry import imports, units
 from ..sheets import Report, SheetError, read_rows, write_csv
+from .messages import say, vietnam_time
 
 units_cli = AppGroup("units", help="The unit tree: import, official codes, API credentials.")
 counters_cli = AppGroup("counters", help="Counters (service points): import and list with their QR URLs.")
@@ -87,15 +88,51 @@ def units_import_official(province: int, communes: bool) -> None:
 
 @units_cli.command("credentials")
 @click.argument("code")
+@click.option("--list", "listing", is_flag=True, help="List the unit's keys (id, created, revoked); issue nothing.")
+@click.option("--revoke", "revoke_key", metavar="KEY_ID", help="Revoke this one key; issue nothing.")
 @click.option("--revoke-others", is_flag=True, help="Revoke the unit's older keys (their links stop working).")
-def units_credentials(code: str, revoke_others: bool) -> None:
-    """Issue an API key and HMAC secret for unit CODE. Shown once: only a hash of the key is kept."""
+def units_credentials(code: str, listing: bool, revoke_key: str | None, revoke_others: bool) -> None:
+    """Issue an API key and HMAC secret for unit CODE (shown once: only a hash of the key is kept),
+    or list its keys (--list), or revoke one (--revoke KEY_ID)."""
     session = db.get_session()
-    credential, api_key = credentials.issue(session, _unit(session, code), revoke_others)
+    unit = _unit(session, code)
+    if listing and revoke_key:
+        raise click.ClickException(say("dùng --list hoặc --revoke, không dùng cả hai", "use --list or --revoke, not both"))
+    if listing:
+        rows = credentials.of_unit(session, unit)
+        header = say(("Mã khoá", "Tạo lúc", "Thu hồi lúc"), ("Key id", "Created", "Revoked"))
+        click.echo(f"{header[0]:<10} {header[1]:<26} {header[2]}")
+        for c in rows:
+            click.echo(f"{c.key_id:<10} {vietnam_time(c.created_at):<26} "
+                       f"{vietnam_time(c.revoked_at) if c.revoked_at else say('còn hiệu lực', 'active')}")
+        active = sum(c.revoked_at is None for c in rows)
+        click.echo(say(f"Đơn vị {code}: {len(rows)} khoá, {active} còn hiệu lực.",
+                       f"Unit {code}: {len(rows)} key(s), {active} active."))
+        return
+    if revoke_key:
+        try:
+            credentials.revoke(session, unit, revoke_key)
+        except credentials.CredentialError as exc:
+            session.rollback()
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+        active = credentials.active_count(session, unit)
+        click.echo(say(f"Đã thu hồi khoá {revoke_key} của đơn vị {code}: khoá API và đường dẫn ký bằng nó ngừng hoạt động. "
+                       f"Còn {active} khoá hiệu lực.",
+                       f"Key {revoke_key} of unit {code} revoked: its API key and the links signed with it stop working. "
+                       f"{active} key(s) remain active."))
+        return
+    credential, api_key = credentials.issue(session, unit, revoke_others)
     session.commit()
+    active = credentials.active_count(session, unit)
     click.echo(f"unit:        {code}\nkey id:      {credential.key_id}\nAPI key:     {api_key}\n"
-               f"HMAC secret: {credential.hmac_secret}\n"
-               "Store both now: the API key cannot be shown again.")
+               f"HMAC secret: {credential.hmac_secret}")
+    click.echo(say("Lưu cả hai ngay: khoá API không thể hiển thị lại. "
+                   f"Đơn vị {code} hiện có {active} khoá còn hiệu lực"
+                   + ("." if active == 1 else " (thu hồi khoá cũ: --revoke KEY_ID, xem danh sách: --list)."),
+                   "Store both now: the API key cannot be shown again. "
+                   f"Unit {code} now has {active} active key(s)"
+                   + ("." if active == 1 else " (revoke an old one: --revoke KEY_ID; see them: --list).")))
 
 
 @units_cli.command("rewrap-secrets")
@@ -143,8 +180,11 @@ def counters_list(unit_code: str | None, base: str | None) -> None:
         rows = posters.counters_under(session, _unit(session, unit_code))
     else:
         rows = list(session.scalars(select(Counter).join(Unit).order_by(Unit.path, Counter.code)))
+    header = say(("Đơn vị", "Quầy", "Địa chỉ QR", "Tên"), ("Unit", "Counter", "QR address", "Name"))
+    click.echo(f"{header[0]:<14} {header[1]:<8} {header[2]:<40} {header[3]}")
     for c in rows:
         click.echo(f"{c.unit.code:<14} {c.code:<8} {codes.counter_url(c.public_code, base):<40} {c.unit.name} – {c.name}")
+    click.echo(say(f"{len(rows)} quầy.", f"{len(rows)} counter(s)."))
 
 
 @qr_cli.command("posters")

@@ -104,6 +104,32 @@ def issue(session: Session, unit: Unit, revoke_others: bool = False) -> tuple[Un
     return credential, api_key
 
 
+class CredentialError(ValueError):
+    """A key id that cannot be revoked: unknown for the unit, or revoked already."""
+
+
+def of_unit(session: Session, unit: Unit) -> list[UnitCredential]:
+    """Every credential of the unit, newest first, revoked ones too (they explain dead links)."""
+    return list(session.scalars(select(UnitCredential).filter_by(unit_id=unit.id).order_by(UnitCredential.id.desc())))
+
+
+def active_count(session: Session, unit: Unit) -> int:
+    return sum(c.revoked_at is None for c in of_unit(session, unit))
+
+
+def revoke(session: Session, unit: Unit, key_id: str) -> UnitCredential:
+    """Revoke one key of the unit: its API key stops working and links signed with it stop validating."""
+    credential = session.scalar(select(UnitCredential).filter_by(unit_id=unit.id, key_id=key_id))
+    if credential is None:
+        known = ", ".join(c.key_id for c in of_unit(session, unit)) or "none"
+        raise CredentialError(f"unit '{unit.code}' has no key '{key_id}' (its keys: {known})")
+    if credential.revoked_at is not None:
+        raise CredentialError(f"key '{key_id}' of unit '{unit.code}' was revoked already")
+    credential.revoked_at = datetime.now(UTC)
+    session.flush()
+    return credential
+
+
 def authenticate(session: Session, api_key: str) -> UnitCredential | None:
     """The live credential an API key belongs to, compared in constant time; None if unknown or revoked."""
     key_id, dot, _rest = api_key.partition(".")
