@@ -58,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .commands import users as users_cli
     from .staff import auth as staff_auth
     from .staff import registry_pages as staff_registry
+    from .staff import reports as staff_reports
     from .staff import views as staff
 
     app.register_blueprint(citizen.bp)
@@ -66,6 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     staff_auth.init_app(app)
     app.register_blueprint(staff.bp)
     app.register_blueprint(staff_registry.bp)
+    app.register_blueprint(staff_reports.bp)
     users_cli.init_app(app)
     core_cli.init_app(app)
     registry_cli.init_app(app)

@@ -1,4 +1,5 @@
 """Typed models, split by subject. Importing this package registers every table on Base."""
+from .comments import CommentReview
 from .counts import AnswerCount, CountWatermark, ResponseSignature
 from .questionnaire import QuestionnaireVersion
 from .registry import Counter, Field, Procedure, Unit, UnitCredential, counter_fields
@@ -9,6 +10,6 @@ from .targets import PlanTarget
 from .tokens import DossierToken, RateCounter
 
 __all__ = [
-    "Answer", "AuditEvent", "FrameDossier", "FrameImport", "FrameSource", "SampleDesign", "SampleDraw", "SampleMember", "RoleGrant", "StaffUser", "AnswerCount", "CountWatermark", "Counter", "DossierToken", "Field", "IdempotencyKey", "Procedure", "QuestionnaireVersion",
+    "Answer", "AuditEvent", "CommentReview", "FrameDossier", "FrameImport", "FrameSource", "SampleDesign", "SampleDraw", "SampleMember", "RoleGrant", "StaffUser", "AnswerCount", "CountWatermark", "Counter", "DossierToken", "Field", "IdempotencyKey", "Procedure", "QuestionnaireVersion",
     "PlanTarget", "RateCounter", "Response", "ResponseFlag", "ResponseSignature", "Unit", "UnitCredential", "counter_fields",
 ]

@@ -50,6 +50,12 @@ ROUTES: dict[str, tuple[str, bool]] = {
     "staff_registry.counter_qr": ("manage_registry", True),
     "staff_registry.questionnaires": ("manage_catalogue", False),
     "staff_registry.questionnaire_publish": ("manage_catalogue", False),
+    "staff_reports.index": ("view_reports", False),
+    "staff_reports.dashboard_page": ("view_reports", True),
+    "staff_reports.workbook_xlsx": ("view_reports", True),
+    "staff_reports.chart_svg": ("view_reports", True),
+    "staff_reports.comments": ("view_reports", True),
+    "staff_reports.comment_reviewed": ("view_reports", True),
 }
 # the accounts of tests/staff/conftest.py, in the order they are tried (system administrator last:
 # its allowed POSTs change things, e.g. revoking the victim's role)
@@ -61,6 +67,7 @@ def url_args(tree) -> dict:
     return {
         "key": "sipas-2017", "code": tree.commune_a, "token": "x" * 20, "filename": "site.css",
         "user_id": tree.ids["victim"], "grant_id": tree.grant_victim, "counter_id": tree.counter_a, "fmt": "svg",
+        "name": "criteria",
     }
 
 

@@ -1,0 +1,441 @@
+"""The Home Affairs dashboard as plain data: filters in, field table, elements, units out.
+
+One standard report per instrument (questionnaire) over unit × field × period, covering the
+chosen period and the one before it, so a page costs one maintained-counts read per instrument
+(README: Benchmarks). Every row comes from one instrument and one source: different
+questionnaires, and counter feedback against the sampled survey, are side by side and never
+pooled. The target a row is judged against is the one in force for the whole period, in the
+scope closest to the chosen unit; the verdict is the engine's exact binomial test
+(analysis.inference), the change since the previous period a Newcombe interval.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from analysis.figures import ALL
+from analysis.inference import MIN_N, VERDICT_VI, difference_verdict, newcombe_interval, verdict
+from analysis.targets import INDICATORS, KIND_INDICATORS, Target
+from questionnaires.loader import Questionnaire
+
+from .. import catalog
+from ..i18n import N_, _
+from ..models import Field, Unit
+from . import targets as targets_store
+from .selection import UNTAGGED, ReportError, Selection
+from .standard import counts_frame, standard_report
+
+PERIOD_KINDS = ("month", "quarter", "year", "custom")
+FREQ = {"month": "M", "quarter": "Q", "year": "Y"}
+SOURCE_LABELS = {"feedback": N_("Góp ý tại quầy (tự nguyện)"), "sample": N_("Khảo sát chọn mẫu")}
+CHANNELS = {"counter": N_("Tại quầy"), "dossier": N_("Phiếu hẹn (mã QR hồ sơ)"), "web": N_("Trực tuyến"),
+            "paper": N_("Phiếu giấy"), "phone": N_("Điện thoại"), "post": N_("Bưu điện")}
+MEASURE_LABELS = {"overall_item": N_("Câu hỏi hài lòng chung"), "overall_index": N_("Chỉ số hài lòng (các yếu tố)"),
+                  "comprehensive": N_("Hài lòng toàn diện")}
+VERDICT_LABELS = {"dat": N_("Đạt"), "khong_dat": N_("Không đạt"), "chua_du_co_so": N_("Chưa đủ cơ sở kết luận"),
+                  "chua_du_du_lieu": N_("Chưa đủ dữ liệu")}
+# questionnaire kind → the field its figures stand for when the responses carry none (service questionnaires)
+KIND_FIELD = {"health": "y-te", "education": "giao-duc"}
+ADMINISTRATIVE = ("sipas", "sipas-2023", "counter")
+MAX_DAYS = 3 * 366 + 1  # a custom range longer than three years is a typing error, not a report
+
+
+class DashboardError(ValueError):
+    """A filter the dashboard cannot answer; the message is translated and names the fix."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """Inclusive Vietnam-time days; `kind` month/quarter/year follow the calendar."""
+
+    kind: str
+    since: date
+    until: date
+
+    @property
+    def freq(self) -> str | None:
+        return FREQ.get(self.kind)
+
+    @property
+    def label(self) -> str:
+        if self.kind == "month":
+            return _("Tháng {m:02d}/{y}", m=self.since.month, y=self.since.year)
+        if self.kind == "quarter":
+            return _("Quý {q}/{y}", q=("I", "II", "III", "IV")[(self.since.month - 1) // 3], y=self.since.year)
+        if self.kind == "year":
+            return _("Năm {y}", y=self.since.year)
+        return f"{self.since:%d/%m/%Y} – {self.until:%d/%m/%Y}"
+
+    @property
+    def value(self) -> str:
+        """The period as the filter form writes it (2025-03, 2025-Q1, 2025)."""
+        if self.kind == "month":
+            return f"{self.since:%Y-%m}"
+        if self.kind == "quarter":
+            return f"{self.since.year}-Q{(self.since.month - 1) // 3 + 1}"
+        return str(self.since.year)
+
+    def previous(self) -> Period:
+        """The period just before: the previous month, quarter or year, or as many days before a custom range."""
+        if self.kind in FREQ:
+            p = pd.Period(self.since, freq=self.freq) - 1
+            return Period(self.kind, p.start_time.date(), p.end_time.date())
+        days = (self.until - self.since).days + 1
+        return Period("custom", self.since - timedelta(days=days), self.since - timedelta(days=1))
+
+
+def _day(text: str, name: str) -> date:
+    try:
+        day, month, year = (int(part) for part in text.strip().split("/"))
+        return date(year, month, day)
+    except ValueError:
+        raise DashboardError(_("Ngày “{value}” ở ô {name} không hợp lệ: nhập theo dạng dd/mm/yyyy, ví dụ 21/11/2026.",
+                               value=text[:40], name=name)) from None
+
+
+def parse_period(kind: str, value: str = "", since: str = "", until: str = "", today: date | None = None) -> Period:
+    """The period filter as the form sends it; an empty value means the current month/quarter/year."""
+    today = today or date.today()
+    if kind not in PERIOD_KINDS:
+        raise DashboardError(_("Loại kỳ báo cáo không hợp lệ: chọn tháng, quý, năm hoặc khoảng ngày."))
+    if kind == "custom":
+        if not since or not until:
+            raise DashboardError(_("Khoảng ngày cần cả ngày bắt đầu và ngày kết thúc (dd/mm/yyyy)."))
+        first, last = _day(since, _("Từ ngày")), _day(until, _("Đến ngày"))
+        if last < first:
+            raise DashboardError(_("Khoảng ngày kết thúc ({until}) trước khi bắt đầu ({since}): hãy đổi lại hai ngày.",
+                                   since=f"{first:%d/%m/%Y}", until=f"{last:%d/%m/%Y}"))
+        if (last - first).days > MAX_DAYS:
+            raise DashboardError(_("Khoảng ngày dài quá ba năm: hãy chọn khoảng ngắn hơn hoặc xem theo năm."))
+        return Period("custom", first, last)
+    freq = FREQ[kind]
+    try:
+        p = pd.Period(value.strip(), freq=freq) if value.strip() else pd.Period(today, freq=freq)
+    except (ValueError, TypeError):
+        examples = {"month": "2025-03", "quarter": "2025-Q1", "year": "2025"}
+        raise DashboardError(_("Kỳ “{value}” không hợp lệ: nhập theo dạng {example}.", value=value[:40],
+                               example=examples[kind])) from None
+    if not 2000 <= p.year <= 2100:
+        raise DashboardError(_("Năm {year} nằm ngoài khoảng 2000–2100.", year=p.year))
+    return Period(kind, p.start_time.date(), p.end_time.date())
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the dashboard shows: a period, a unit subtree (code) and optional narrowing."""
+
+    period: Period
+    unit: str
+    field: str | None = None
+    questionnaire: str | None = None
+    channel: str | None = None
+    source: str | None = None
+
+
+@dataclass
+class Figure:
+    n: int = 0
+    n_eff: float = 0.0
+    pct: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n_excluded: int = 0
+
+
+@dataclass
+class FieldRow:
+    """One line of the field table: one instrument, one source, one field, one measure."""
+
+    instrument: str
+    instrument_title: str
+    kind: str
+    source: str
+    field: str
+    field_name: str
+    measure: str
+    current: Figure
+    previous: Figure
+    target: Target | None = None
+    verdict: str = "chua_du_du_lieu"
+    p_value: float | None = None
+    more_needed: int | None = None
+    diff: float | None = None
+    diff_low: float | None = None
+    diff_high: float | None = None
+    other_targets: list[str] = field(default_factory=list)
+
+    @property
+    def verdict_label(self) -> str:
+        return VERDICT_LABELS[self.verdict] if self.target else N_("Chưa có chỉ tiêu cho kỳ này")
+
+
+@dataclass
+class UnitRow:
+    unit: str
+    name: str
+    depth: int
+    source: str
+    figure: Figure
+
+    @property
+    def suppressed(self) -> bool:
+        return self.figure.n < MIN_N
+
+
+@dataclass
+class Dashboard:
+    filters: Filters
+    unit: Unit
+    instruments: list[Questionnaire]
+    fields: list[FieldRow]
+    focus: Questionnaire | None  # the instrument whose elements, criteria and units are shown
+    criteria: pd.DataFrame  # level, element, item, label, source, n, pct, ci, distribution n1..n5
+    units: list[UnitRow]
+    funnel_target: float | None
+    excluded: dict[str, int]
+    targets_origin: str
+
+
+def instruments(session: Session) -> list[Questionnaire]:
+    """Published questionnaires that have satisfaction criteria (what a field table can be made of)."""
+    out = [catalog.definition(v) for v in catalog.list_latest(session)]
+    return [q for q in out if q.criteria and q.rollup is not None]
+
+
+def _figure(row: pd.Series | None) -> Figure:
+    if row is None:
+        return Figure()
+    number = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)  # noqa: E731
+    return Figure(int(row["n"]), float(row["n_eff"]), number(row["pct"]), number(row["ci_low"]),
+                  number(row["ci_high"]), int(row.get("n_excluded", 0) or 0))
+
+
+def _counts(fig: Figure) -> tuple[float, float]:
+    """Whole counts for the exact tests, as the engine takes them (analysis.targets._test_counts)."""
+    n = math.floor(fig.n_eff + 1e-9)
+    return round((fig.pct or 0) / 100 * n), n
+
+
+def applicable_targets(targets: Sequence[Target], kind: str, field_code: str, measure_rows: Sequence[str],
+                       period: Period, ancestors: Sequence[str], channel: str | None) -> list[Target]:
+    """Targets in force over the whole period for this unit (or an ancestor), field and instrument kind.
+
+    A field-total row ('all') takes only all-field targets, a field row only its own field's
+    (analysis.targets: "TTHC ≥ 90%" is never judged on the land field alone)."""
+    indicators = KIND_INDICATORS.get(kind, ())
+    out = []
+    for t in targets:
+        if t.indicator not in indicators or t.measure not in measure_rows:
+            continue
+        if (t.field if t.field != ALL else ALL) != field_code:
+            continue
+        if t.channel and t.channel != channel:
+            continue
+        if t.scope != ALL and t.scope not in ancestors:
+            continue
+        if not (pd.Timestamp(period.since) >= t.start and pd.Timestamp(period.until) <= t.end):
+            continue
+        out.append(t)
+    depth = {code: i for i, code in enumerate(ancestors)}  # ancestors: the unit first, the root last
+    return sorted(out, key=lambda t: (depth.get(t.scope, len(ancestors)), t.comparator == "higher_than_previous",
+                                      -(t.threshold or 0), t.id))
+
+
+def _ancestors(session: Session, unit: Unit) -> list[str]:
+    codes = []
+    node: Unit | None = unit
+    while node is not None:
+        codes.append(node.code)
+        node = node.parent
+    return codes
+
+
+def _report(session: Session, q: Questionnaire, f: Filters, since: date, until: date, freq: str | None) -> pd.DataFrame:
+    by = ["unit", "field"] + (["period"] if freq else []) + (["channel"] if f.channel else [])
+    sel = Selection(q.key, since=since, until=until, unit=f.unit, field=f.field, source=f.source, by=tuple(by),
+                    period=freq or "M")
+    figures = standard_report(session, sel, targets=()).figures
+    if f.channel and len(figures):
+        figures = figures[figures["channel"].astype("object") == f.channel]
+    return figures
+
+
+def _split_periods(session: Session, q: Questionnaire, f: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(current, previous) figures: one report over both periods, or two for a custom range."""
+    cur, prev = f.period, f.period.previous()
+    if cur.freq:
+        both = _report(session, q, f, prev.since, cur.until, cur.freq)
+        if both.empty:
+            return both, both
+        label = both["period"].astype(str)
+        return both[label == str(pd.Period(cur.since, cur.freq))], both[label == str(pd.Period(prev.since, cur.freq))]
+    return _report(session, q, f, cur.since, cur.until, None), _report(session, q, f, prev.since, prev.until, None)
+
+
+def _field_names(session: Session) -> dict[str, str]:
+    return {**dict(session.execute(select(Field.code, Field.name_vi)).all()), ALL: "Tất cả lĩnh vực",
+            UNTAGGED: "Không gắn lĩnh vực"}
+
+
+def field_rows(session: Session, q: Questionnaire, f: Filters, current: pd.DataFrame, previous: pd.DataFrame,
+               targets: Sequence[Target], ancestors: list[str], names: dict[str, str]) -> list[FieldRow]:
+    """The field table lines of one instrument, judged against the targets in force."""
+    rows: list[FieldRow] = []
+    mine = current[(current["unit"].astype("object") == f.unit) & current["level"].isin(MEASURE_LABELS)]
+    if mine.empty:
+        return rows
+    before = previous[(previous["unit"].astype("object") == f.unit)] if len(previous) else previous
+    service = q.kind in KIND_FIELD
+    default = INDICATORS[KIND_INDICATORS[q.kind][0]] if q.kind in KIND_INDICATORS else "overall_item"
+    for (source, field_code), group in mine.groupby([mine["source"].astype("object"), mine["field"].astype("object")],
+                                                    sort=True):
+        if service and field_code != ALL:
+            continue  # a health or education questionnaire is its field: its total is the row
+        if not service and f.field and field_code == ALL:
+            continue  # one field chosen: its total is the field's own row
+        levels = set(group["level"])
+        shown_field = KIND_FIELD[q.kind] if service else field_code
+        found = applicable_targets(targets, q.kind, field_code, sorted(levels), f.period, ancestors, f.channel)
+        fallback = default if service or field_code == ALL else "overall_item"
+        measures = list(dict.fromkeys(t.measure for t in found)) or ([fallback] if fallback in levels else sorted(levels)[:1])
+        for measure in measures:
+            pick = lambda frame: frame[(frame["level"] == measure) & (frame["source"].astype("object") == source)  # noqa: E731
+                                       & (frame["field"].astype("object") == field_code)]
+            now, then = pick(group), pick(before) if len(before) else before
+            row = FieldRow(q.key, q.title.vi, q.kind, source, shown_field, names.get(shown_field, shown_field), measure,
+                           _figure(now.iloc[0] if len(now) else None), _figure(then.iloc[0] if len(then) else None))
+            for_measure = [t for t in found if t.measure == measure]
+            if for_measure:
+                row.target = for_measure[0]
+                row.other_targets = [t.id for t in for_measure[1:]]
+            judge(row)
+            rows.append(row)
+    return rows
+
+
+def judge(row: FieldRow) -> None:
+    """Verdict against the row's target and the change since the previous period (in place)."""
+    x1, n1 = _counts(row.current)
+    x0, n0 = _counts(row.previous)
+    if n1 > 0 and n0 > 0 and row.current.pct is not None and row.previous.pct is not None:
+        d, lo, hi = newcombe_interval(x1, n1, x0, n0)
+        row.diff, row.diff_low, row.diff_high = 100 * float(d), 100 * float(lo), 100 * float(hi)
+    t = row.target
+    if t is None:
+        return
+    if t.comparator == "higher_than_previous":
+        v = difference_verdict(x1, n1, x0, n0 if n0 > 0 else np.nan).iloc[0]
+    else:
+        v = verdict(x1, n1, t.threshold / 100).iloc[0] if n1 > 0 else None
+        if v is not None:
+            row.p_value = None if pd.isna(v["p_value"]) else float(v["p_value"])
+            row.more_needed = None if pd.isna(v["more_needed"]) else int(v["more_needed"])
+    row.verdict = "chua_du_du_lieu" if v is None else str(v["verdict"])
+    assert row.verdict in VERDICT_VI
+
+
+def criteria_table(session: Session, q: Questionnaire, f: Filters, current: pd.DataFrame) -> pd.DataFrame:
+    """Elements and criteria of one instrument for the chosen unit (all fields or the chosen one), with
+    the distribution of answers 1–5 that the diverging bars draw, read from the maintained counts."""
+    field_code = f.field or ALL
+    rows = current[(current["unit"].astype("object") == f.unit) & (current["field"].astype("object") == field_code)
+                   & current["level"].isin(("criterion", "element"))]
+    if rows.empty:
+        return pd.DataFrame(columns=["level", "element", "item", "label", "source", "n", "pct", "ci_low", "ci_high",
+                                     "n1", "n2", "n3", "n4", "n5"])
+    sel = Selection(q.key, since=f.period.since, until=f.period.until, unit=f.unit, field=f.field, source=f.source, by=())
+    counts = counts_frame(session, sel, refresh_first=False, flagged_codes=False)
+    counts = counts[counts["flag_reason"].isna() & counts["code"].between(1, 5)]
+    dist = counts.groupby([counts["source"].astype("object"), "item", "code"])["n"].sum().unstack("code", fill_value=0)
+    dist = dist.reindex(columns=range(1, 6), fill_value=0).rename(columns=lambda c: f"n{c}").reset_index()
+    element_of = {row["item"]: row["element"] for row in q.structure()}
+    dist["element"] = dist["item"].map(element_of)
+    by_element = dist.dropna(subset=["element"]).groupby(["source", "element"])[[f"n{c}" for c in range(1, 6)]].sum().reset_index()
+    titles = {s.key: s.title.vi for s in q.sections}
+    labels = {i.key: (f"{i.ref}. " if i.ref else "") + i.label.vi for i in q.items}
+    out = rows[["level", "element", "item", "source", "n", "pct", "ci_low", "ci_high"]].copy()
+    out["source"] = out["source"].astype("object")
+    out["element"] = out["element"].astype("object")
+    out["label"] = np.where(out["level"] == "element", out["element"].map(titles), out["item"].astype("object").map(labels))
+    crit = out[out["level"] == "criterion"].merge(dist.drop(columns="element"), on=["source", "item"], how="left")
+    elem = out[out["level"] == "element"].merge(by_element, on=["source", "element"], how="left")
+    order = {s.key: i for i, s in enumerate(q.sections)}
+    items = {k: i for i, k in enumerate(element_of)}
+    table = pd.concat([elem, crit], ignore_index=True)
+    table["_e"] = table["element"].map(order)
+    table["_i"] = np.where(table["level"] == "element", -1, table["item"].map(items).fillna(0))
+    table = table.sort_values(["source", "_e", "_i"]).drop(columns=["_e", "_i"]).reset_index(drop=True)
+    for c in range(1, 6):
+        table[f"n{c}"] = table[f"n{c}"].fillna(0).astype(int)
+    return table
+
+
+def unit_rows(session: Session, f: Filters, current: pd.DataFrame, unit: Unit, measure: str) -> list[UnitRow]:
+    """Units of the subtree on the focus measure (all fields or the chosen one); small ones are kept but marked."""
+    field_code = f.field or ALL
+    rows = current[(current["field"].astype("object") == field_code) & (current["level"] == measure)]
+    if rows.empty:
+        return []
+    units = {u.code: u for u in session.scalars(select(Unit).where(Unit.path.startswith(unit.path)))}
+    base = unit.path.count("/")
+    out = []
+    for _, r in rows.iterrows():
+        code = str(r["unit"])
+        if code not in units:
+            continue
+        u = units[code]
+        out.append(UnitRow(code, u.name, u.path.count("/") - base, str(r["source"]), _figure(r)))
+    return sorted(out, key=lambda r: (r.source, units[r.unit].path))
+
+
+def build(session: Session, f: Filters) -> Dashboard:
+    """Everything the page, the workbook and the charts show, from one set of filters."""
+    unit = session.scalar(select(Unit).where(Unit.code == f.unit))
+    if unit is None:
+        raise DashboardError(_("Không có đơn vị mã “{code}”.", code=f.unit))
+    known = instruments(session)
+    if f.questionnaire and f.questionnaire not in {q.key for q in known}:
+        raise DashboardError(_("Không có phiếu khảo sát “{key}” có câu hỏi hài lòng.", key=f.questionnaire))
+    if f.channel and f.channel not in CHANNELS:
+        raise DashboardError(_("Kênh “{channel}” không hợp lệ.", channel=f.channel))
+    if f.source and f.source not in SOURCE_LABELS:
+        raise DashboardError(_("Nguồn dữ liệu không hợp lệ."))
+    names = _field_names(session)
+    if f.field and f.field not in names:
+        raise DashboardError(_("Không có lĩnh vực mã “{code}”.", code=f.field))
+    targets, origin = targets_store.report_targets(session)
+    ancestors = _ancestors(session, unit)
+    chosen = [q for q in known if not f.questionnaire or q.key == f.questionnaire]
+    rows: list[FieldRow] = []
+    focus, focus_current = None, pd.DataFrame()
+    for q in chosen:
+        try:
+            current, previous = _split_periods(session, q, f)
+        except ReportError as exc:  # e.g. versions that share no criterion: said on the page, not a 500
+            raise DashboardError(str(exc)) from None
+        mine = field_rows(session, q, f, current, previous, targets, ancestors, names)
+        rows.extend(mine)
+        if focus is None and mine and any(r.current.n for r in mine):
+            focus, focus_current = q, current
+    criteria = criteria_table(session, focus, f, focus_current) if focus else criteria_table(session, chosen[0], f, pd.DataFrame(
+        columns=["unit", "field", "level"])) if chosen else pd.DataFrame()
+    focus_rows = [r for r in rows if focus and r.instrument == focus.key and r.field == (f.field or ALL)]
+    measure = focus_rows[0].measure if focus_rows else "overall_item"
+    funnel = next((r.target.threshold for r in focus_rows if r.target and r.target.threshold is not None), None)
+    units = unit_rows(session, f, focus_current, unit, measure) if focus else []
+    excluded = {}
+    for r in rows:
+        if r.field == (KIND_FIELD.get(r.kind) or f.field or ALL):
+            excluded[f"{r.instrument} · {r.source}"] = max(excluded.get(f"{r.instrument} · {r.source}", 0), r.current.n_excluded)
+    return Dashboard(f, unit, chosen, rows, focus, criteria, units, funnel, excluded, origin)
+
+
+def with_filters(f: Filters, **changes) -> Filters:
+    return replace(f, **changes)
