@@ -19,6 +19,7 @@ from analysis.report import format_pct_vi, to_csv
 from analysis.targets import TargetError
 
 from .. import catalog, db
+from ..registry import units
 from ..reporting import counts, response_imports, standard, targets
 from ..reporting.selection import LEVELS, SOURCES, ReportError, Selection
 from ..sheets import safe_frame, write_rows
@@ -39,6 +40,18 @@ INDICATOR_VI = {
 PERIOD_CHOICES = {"month": "M", "quarter": "Q", "year": "Y"}
 CONCURRENT = ("another import stored some of these rows at the same moment: nothing from this run was kept; "
               "run the command again (rows already stored are skipped)")
+
+
+class _Day(click.ParamType):
+    name = "date"
+
+    def convert(self, value, param, ctx) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return response_imports.parse_day(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 # ---------------------------------------------------------------- targets
@@ -114,40 +127,55 @@ def _version(session, key: str, number: int | None):
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--questionnaire", "key", required=True, help="Key of the questionnaire the forms answer, e.g. sipas-2017.")
 @click.option("--version", "number", type=int, help="Published version the forms answer (default: the latest).")
+@click.option("--date", "default_day", type=_Day(), metavar="DD/MM/YYYY",
+              help="Date for rows whose submitted_at is blank (without it such rows are refused: the date decides "
+                   "the period and the target).")
 @click.option("--all-or-nothing", is_flag=True, help="Import nothing if any row is bad.")
 @click.option("--dry-run", is_flag=True, help="Check every row and report, but store nothing.")
-def responses_import(file: Path, key: str, number: int | None, all_or_nothing: bool, dry_run: bool) -> None:
+def responses_import(file: Path, key: str, number: int | None, default_day: date | None, all_or_nothing: bool,
+                     dry_run: bool) -> None:
     """Import FILE (CSV in UTF-8 or XLSX): one row per respondent, one column per item key.
 
-    Optional tag columns: form_id, submitted_at (dd/mm/yyyy or yyyy-mm-dd), unit, counter,
-    field, procedure, channel (default paper), source (feedback or sample). Good rows are stored
-    and every bad row is listed with its line and column; the exit status is 1 if any row was
-    bad. Importing the same rows again stores nothing twice.
+    Tag columns: form_id, submitted_at (dd/mm/yyyy or yyyy-mm-dd; required unless --date),
+    unit, counter, field (code such as dat-dai or Vietnamese name such as Đất đai), procedure,
+    channel (default paper), source (feedback or sample). Good rows are stored and every bad
+    row is listed with its line and column; the exit status is 1 if any row was bad.
+    Importing the same rows again stores nothing twice.
     """
     session = db.get_session()
     row = _version(session, key, number)
     questionnaire = catalog.definition(row)
+    if default_day is not None and default_day > date.today():
+        raise click.ClickException(say(f"--date {default_day:%d/%m/%Y} là ngày trong tương lai",
+                                       f"--date {default_day:%d/%m/%Y} is in the future"))
+    units.load_reference_data(session)  # fields and procedures are national lists: present before the first import
     try:
-        result = response_imports.import_file(session, file, row, questionnaire, all_or_nothing=all_or_nothing)
+        result = response_imports.import_file(session, file, row, questionnaire, all_or_nothing=all_or_nothing,
+                                              default_day=default_day)
     except response_imports.ImportFileError as exc:
         session.rollback()
-        raise click.ClickException(f"{exc}. Nothing was imported.") from None
+        raise click.ClickException(f"{exc}. " + say("Không nhập gì.", "Nothing was imported.")) from None
     except IntegrityError:
         session.rollback()
         raise click.ClickException(CONCURRENT) from None
     for problem in result.problems:
         click.secho(str(problem), fg="red", err=True)
     for line, response_id in result.duplicates:
-        click.echo(f"line {line}: already imported (response {response_id}); skipped", err=True)
+        click.echo(say(f"dòng {line}: đã nhập trước đây (phiếu {response_id}); bỏ qua",
+                       f"line {line}: already imported (response {response_id}); skipped"), err=True)
     bad = len(result.bad_lines)
     if all_or_nothing and bad:
         session.rollback()
-        raise click.ClickException(f"{bad} bad row(s) in {file.name}: nothing imported (--all-or-nothing). "
-                                   "Fix the rows listed above and import the file again.")
+        raise click.ClickException(say(
+            f"{bad} dòng lỗi trong {file.name}: không nhập gì (--all-or-nothing). Sửa các dòng nêu trên rồi nhập lại tệp.",
+            f"{bad} bad row(s) in {file.name}: nothing imported (--all-or-nothing). "
+            "Fix the rows listed above and import the file again."))
     if dry_run:
         session.rollback()
-        click.echo(f"Dry run, nothing stored: {result.imported} row(s) would be imported, "
-                   f"{len(result.duplicates)} already imported, {bad} bad.")
+        click.echo(say(f"Chạy thử, không lưu gì: {result.imported} dòng sẽ được nhập, {len(result.duplicates)} đã nhập "
+                       f"trước đây, {bad} dòng lỗi.",
+                       f"Dry run, nothing stored: {result.imported} row(s) would be imported, "
+                       f"{len(result.duplicates)} already imported, {bad} bad."))
     else:
         _refresh(session, "Refreshing report counts")
         try:
@@ -157,18 +185,22 @@ def responses_import(file: Path, key: str, number: int | None, all_or_nothing: b
             raise click.ClickException(CONCURRENT) from None
         notes = []
         if result.duplicates:
-            notes.append(f"{len(result.duplicates)} already imported, skipped")
+            notes.append(say(f"{len(result.duplicates)} đã nhập trước đây, bỏ qua", f"{len(result.duplicates)} already imported, skipped"))
         if result.flagged:
-            notes.append(f"{result.flagged} flagged by quality checks (kept, excluded from reports by default)")
-        if result.undated:
-            notes.append(f"{result.undated} without submitted_at, dated today")
+            notes.append(say(f"{result.flagged} bị đánh dấu khi kiểm tra chất lượng (vẫn lưu, mặc định không tính vào báo cáo)",
+                             f"{result.flagged} flagged by quality checks (kept, excluded from reports by default)"))
+        if result.dated_by_option:
+            notes.append(say(f"{result.dated_by_option} dòng không có submitted_at, lấy ngày {default_day:%d/%m/%Y} (--date)",
+                             f"{result.dated_by_option} without submitted_at, dated {default_day:%d/%m/%Y} (--date)"))
         if result.blank_lines:
-            notes.append(f"{result.blank_lines} blank line(s) ignored")
-        click.echo(f"Imported {result.imported} response(s) from {file.name} into {row.key} v{row.version}"
-                   + (f" ({'; '.join(notes)})" if notes else "") + ".")
+            notes.append(say(f"bỏ qua {result.blank_lines} dòng trống", f"{result.blank_lines} blank line(s) ignored"))
+        detail = f" ({'; '.join(notes)})" if notes else ""
+        click.echo(say(f"Đã nhập {result.imported} phiếu từ {file.name} vào {row.key} v{row.version}{detail}.",
+                       f"Imported {result.imported} response(s) from {file.name} into {row.key} v{row.version}{detail}."))
     if bad:
-        click.echo(f"{bad} bad row(s) not imported: fix them in the file and import it again "
-                   "(rows already imported are skipped).", err=True)
+        click.echo(say(f"{bad} dòng lỗi chưa được nhập: sửa trong tệp rồi nhập lại (các dòng đã nhập sẽ được bỏ qua).",
+                       f"{bad} bad row(s) not imported: fix them in the file and import it again "
+                       "(rows already imported are skipped)."), err=True)
         click.get_current_context().exit(1)
 
 
@@ -185,18 +217,6 @@ def responses_template(key: str, out: Path | None) -> None:
 
 
 # ---------------------------------------------------------------- report
-
-
-class _Day(click.ParamType):
-    name = "date"
-
-    def convert(self, value, param, ctx) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            return response_imports.parse_day(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 def _refresh(session, label: str, full: bool = False) -> int:

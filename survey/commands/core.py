@@ -16,6 +16,7 @@ from questionnaires.loader import QuestionnaireError, bundled_paths, load_file
 from .. import catalog, db
 from ..models import Counter, QuestionnaireVersion, Response, Unit
 from ..ops import backup
+from ..registry import units
 from ..reporting import counts
 from .messages import say
 
@@ -57,9 +58,18 @@ def run_alembic(action: str, *args: str) -> None:
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
-    """Migrate the schema up to REVISION (default: the newest). Safe to run twice."""
+    """Migrate the schema up to REVISION (default: the newest), then add the national reference
+    lists (fields, procedures) that are missing, so imports work on a fresh database. Safe to run twice."""
     run_alembic("upgrade", revision)
-    click.echo(f"Database at revision {revision}.")
+    message = say(f"Cơ sở dữ liệu ở phiên bản {revision}.", f"Database at revision {revision}.")
+    if revision == "head":
+        session = db.get_session()
+        fields, procedures = units.load_reference_data(session)
+        session.commit()
+        if fields or procedures:
+            message += say(f" Đã thêm {fields} lĩnh vực và {procedures} thủ tục (danh mục quốc gia).",
+                           f" Added {fields} field(s) and {procedures} procedure(s) (national reference lists).")
+    click.echo(message)
 
 
 @db_cli.command("downgrade")

@@ -7,8 +7,8 @@ with 'en' gives English, anything else (or nothing) Vietnamese. Errors stay one 
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import TypeVar
-from datetime import datetime, timezone
 
 from ..i18n import VIETNAM
 
@@ -34,5 +34,5 @@ def vietnam_time(value: datetime | None) -> str:
     """An instant in Vietnam time with its offset, ISO 8601: '2026-11-30T10:32:05+07:00' (naive = UTC)."""
     if value is None:
         return ""
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     return aware.astimezone(VIETNAM).isoformat(timespec="seconds")

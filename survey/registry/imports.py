@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import catalog
-from ..models import Counter, Field, Unit
+from ..models import Counter, Unit
 from ..sheets import Report
 from . import units
 
@@ -81,19 +81,20 @@ def import_counters(session: Session, rows: Iterable[tuple[int, dict[str, str]]]
     """Rows of unit_code, code, name, questionnaire, fields (semicolon-separated field codes)."""
     report = Report()
     by_code = {u.code: u for u in session.scalars(select(Unit))}
-    fields = {f.code: f for f in session.scalars(select(Field))}
+    fields = units.FieldLookup(session)
     questionnaires = {row.key for row in catalog.list_latest(session)}
     seen: dict[tuple[str, str], int] = {}
     for line, row in rows:
         unit_code, code, name, key = row.get("unit_code", ""), row.get("code", ""), row.get("name", ""), row.get("questionnaire", "")
         codes = [c.strip() for c in row.get("fields", "").replace(",", ";").split(";") if c.strip()]
-        unknown = [c for c in codes if c not in fields]
+        unknown = [c for c in codes if fields.find(c) is None]
         problem = (
             f"unknown unit_code '{unit_code}'" if unit_code not in by_code else
             "code is empty" if not code else
             "name is empty" if not name else
             f"questionnaire '{key}' is not published (flask --app wsgi questionnaire list)" if key not in questionnaires else
-            f"unknown field code(s): {', '.join(unknown)}" if unknown else
+            f"unknown field(s) {', '.join(repr(c) for c in unknown)}: use field codes or Vietnamese names "
+            f"separated by ';': {fields.choices()}" if unknown else
             f"counter '{code}' of unit '{unit_code}' appears twice in the file (first on line {seen[(unit_code, code)]})"
             if (unit_code, code) in seen else None
         )
@@ -102,7 +103,8 @@ def import_counters(session: Session, rows: Iterable[tuple[int, dict[str, str]]]
             continue
         seen[(unit_code, code)] = line
         unit = by_code[unit_code]
-        chosen = [fields[c] for c in dict.fromkeys(codes)]
+        chosen = list({f.code: f for f in (fields.find(c) for c in codes)}.values())
+        codes = [f.code for f in chosen]
         counter = session.scalar(select(Counter).filter_by(unit_id=unit.id, code=code))
         if counter is None:
             units.add_counter(session, unit, code, name, key, chosen)

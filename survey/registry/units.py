@@ -26,6 +26,38 @@ def load_fields(session: Session, path: Path = DATA / "fields.yaml") -> int:
     return added
 
 
+def _spaced(text: str) -> str:
+    """Whitespace runs as one space, ends trimmed: 'Đất  đai ' and 'Đất đai' are the same name."""
+    return " ".join(text.split())
+
+
+class FieldLookup:
+    """Fields found by code ('dat-dai') or Vietnamese name ('Đất đai'), as clerks type them.
+
+    Case and diacritics must match exactly ('Dat dai' is not 'Đất đai': dropping marks would
+    merge different words in Vietnamese); spaces are forgiven. `choices` lists what is valid,
+    for an error message that says how to fix the cell.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.fields = list(session.scalars(select(Field).order_by(Field.code)))
+        self._by = {f.code: f for f in self.fields} | {_spaced(f.name_vi): f for f in self.fields}
+
+    def find(self, text: str) -> Field | None:
+        return self._by.get(_spaced(text))
+
+    def choices(self) -> str:
+        return "; ".join(f"{f.code} ({f.name_vi})" for f in self.fields) or "none: run flask --app wsgi db upgrade"
+
+    def unknown(self, text: str) -> str:
+        return f"unknown field '{text}': use a field code or its Vietnamese name: {self.choices()}"
+
+
+def load_reference_data(session: Session) -> tuple[int, int]:
+    """The national reference lists (fields, then procedures): insert missing codes; (fields, procedures) added."""
+    return load_fields(session), load_procedures(session)
+
+
 def load_procedures(session: Session, path: Path = DATA / "procedures.yaml") -> int:
     fields = {f.code: f.id for f in session.scalars(select(Field))}
     known = set(session.scalars(select(Procedure.code)))

@@ -33,7 +33,6 @@ from ..citizen import quality
 from ..models import (
     Answer,
     Counter,
-    Field,
     IdempotencyKey,
     Procedure,
     QuestionnaireVersion,
@@ -41,6 +40,8 @@ from ..models import (
     ResponseFlag,
     Unit,
 )
+from ..models.registry import counter_fields
+from ..registry.units import FieldLookup
 from ..responses import answer_rows
 from .counts import VN
 
@@ -76,7 +77,7 @@ class ImportResult:
     duplicates: list[tuple[int, int]] = field(default_factory=list)  # (line, response id already stored)
     problems: list[Problem] = field(default_factory=list)
     blank_lines: int = 0
-    undated: int = 0
+    dated_by_option: int = 0  # rows without submitted_at, dated by --date
     flagged: int = 0
 
     @property
@@ -211,7 +212,11 @@ class _Registry:
 
     def __init__(self, session: Session) -> None:
         self.units = dict(session.execute(select(Unit.code, Unit.id)).all())
-        self.fields = dict(session.execute(select(Field.code, Field.id)).all())
+        self.fields = FieldLookup(session)
+        self.field_codes = {f.id: f.code for f in self.fields.fields}
+        self.served: dict[int, set[int]] = {}  # counter id → the fields it serves
+        for counter_id, field_id in session.execute(select(counter_fields.c.counter_id, counter_fields.c.field_id)):
+            self.served.setdefault(counter_id, set()).add(field_id)
         self.procedures = {code: (pid, fid) for code, pid, fid in session.execute(select(Procedure.code, Procedure.id, Procedure.field_id))}
         self.counters = {
             (unit_id, code): (cid, key) for cid, unit_id, code, key in
@@ -219,8 +224,13 @@ class _Registry:
         }
 
 
-def _tags(values: dict[str, str], reg: _Registry, questionnaire: Questionnaire, today: date) -> tuple[dict[str, Any], date | None, list[tuple[str, str]]]:
-    """Tag ids from the tag columns, the day, and the problems found."""
+def _tags(values: dict[str, str], reg: _Registry, questionnaire: Questionnaire, today: date,
+          default_day: date | None = None) -> tuple[dict[str, Any], date | None, list[tuple[str, str]]]:
+    """Tag ids from the tag columns, the day, and the problems found.
+
+    The day decides which period, and so which target, a response counts for: a row without
+    one is refused unless the import gives a `default_day` (--date) for the whole file.
+    """
     problems: list[tuple[str, str]] = []
     tags: dict[str, Any] = {"channel": values.get("channel") or "paper", "source": values.get("source") or "feedback"}
     if tags["channel"] not in CHANNELS:
@@ -231,10 +241,12 @@ def _tags(values: dict[str, str], reg: _Registry, questionnaire: Questionnaire, 
     tags["unit_id"] = reg.units.get(unit) if unit else None
     if unit and tags["unit_id"] is None:
         problems.append(("unit", f"unknown unit code '{unit}'"))
-    field_code = values.get("field", "")
-    tags["field_id"] = reg.fields.get(field_code) if field_code else None
-    if field_code and tags["field_id"] is None:
-        problems.append(("field", f"unknown field code '{field_code}'"))
+    field_text = values.get("field", "")
+    found_field = reg.fields.find(field_text) if field_text.strip() else None
+    tags["field_id"] = found_field.id if found_field else None
+    field_code = found_field.code if found_field else field_text
+    if field_text.strip() and found_field is None:
+        problems.append(("field", reg.fields.unknown(field_text)))
     procedure = values.get("procedure", "")
     tags["procedure_id"] = None
     if procedure:
@@ -259,6 +271,12 @@ def _tags(values: dict[str, str], reg: _Registry, questionnaire: Questionnaire, 
                 problems.append(("counter", f"counter '{counter}' of unit '{unit}' collects '{found[1]}', not '{questionnaire.key}'"))
             else:
                 tags["counter_id"] = found[0]
+                served = reg.served.get(found[0], set())
+                if tags["field_id"] is not None and served and tags["field_id"] not in served:
+                    names = ", ".join(sorted(reg.field_codes[f] for f in served))
+                    problems.append(("field", f"counter '{counter}' of unit '{unit}' does not serve field "
+                                              f"'{reg.field_codes[tags['field_id']]}' (it serves: {names}); "
+                                              "correct the field or the counter"))
     day = None
     if values.get("submitted_at"):
         try:
@@ -270,6 +288,12 @@ def _tags(values: dict[str, str], reg: _Registry, questionnaire: Questionnaire, 
                 problems.append(("submitted_at", f"{day:%d/%m/%Y} is in the future"))
             elif day < EARLIEST:
                 problems.append(("submitted_at", f"{day:%d/%m/%Y} is before {EARLIEST:%Y}; check the year"))
+    elif default_day is not None:
+        day = default_day
+    else:
+        problems.append(("submitted_at", "blank: the date decides the period and the target that applies; write the "
+                                         "day the form was filled in (dd/mm/yyyy), or give --date dd/mm/yyyy for "
+                                         "every undated row of the file"))
     form_id = values.get("form_id", "")
     if len(form_id) > FORM_ID_MAX:
         problems.append(("form_id", f"longer than {FORM_ID_MAX} characters"))
@@ -308,7 +332,7 @@ def _key(questionnaire: Questionnaire, form_id: str, content: str, occurrence: i
 
 
 def check_rows(session: Session, header: list[str], body: list[tuple[int, list[str]]], questionnaire: Questionnaire,
-               now: datetime) -> tuple[list[_Row], ImportResult]:
+               now: datetime, default_day: date | None = None) -> tuple[list[_Row], ImportResult]:
     """Parse and check every row; good rows carry their idempotency key."""
     result = ImportResult()
     reg = _Registry(session)
@@ -322,7 +346,7 @@ def check_rows(session: Session, header: list[str], body: list[tuple[int, list[s
             continue
         extra = [c for c in cells[len(header):] if c]
         values = dict(zip(header, cells))
-        tags, day, problems = _tags(values, reg, questionnaire, today)
+        tags, day, problems = _tags(values, reg, questionnaire, today, default_day)
         if any(values.get(i.key) for i in questionnaire.items):
             answers, answer_problems = _answers(values, questionnaire)
             problems += answer_problems
@@ -345,8 +369,8 @@ def check_rows(session: Session, header: list[str], body: list[tuple[int, list[s
         occurrence = seen_content.get(content, 0)
         seen_content[content] = occurrence + 1
         # a dated paper form is stamped at noon Vietnam time: the same day in every time zone view
-        when = datetime.combine(day, time(12), tzinfo=VN).astimezone(UTC) if day else now
-        result.undated += day is None
+        when = datetime.combine(day, time(12), tzinfo=VN).astimezone(UTC)
+        result.dated_by_option += not values.get("submitted_at")
         good.append(_Row(line, answers, tags, when, _key(questionnaire, form_id, content, occurrence)))
     return good, result
 
@@ -355,7 +379,7 @@ def check_rows(session: Session, header: list[str], body: list[tuple[int, list[s
 
 
 def import_file(session: Session, path: str | Path, version: QuestionnaireVersion, questionnaire: Questionnaire,
-                all_or_nothing: bool = False, now: datetime | None = None) -> ImportResult:
+                all_or_nothing: bool = False, now: datetime | None = None, default_day: date | None = None) -> ImportResult:
     """Check every row of the file and store the good ones (none if `all_or_nothing` and any is bad).
 
     Adds to the session only; the caller commits (or rolls back for a dry run).
@@ -363,7 +387,7 @@ def import_file(session: Session, path: str | Path, version: QuestionnaireVersio
     path = Path(path)
     header, body = read_table(path)
     check_columns(header, questionnaire, path.name)
-    good, result = check_rows(session, header, body, questionnaire, now or datetime.now(UTC))
+    good, result = check_rows(session, header, body, questionnaire, now or datetime.now(UTC), default_day)
     if all_or_nothing and result.problems:
         return result
     existing: dict[str, int] = {}

@@ -53,3 +53,17 @@ def test_counters_list_has_a_header(app, runner, tmp_path, monkeypatch):
     assert row.startswith("11953") and head.index("Quầy") == row.index("MC1")
     monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
     assert runner.invoke(args=["counters", "list"]).output.startswith("Unit")
+
+
+def test_counters_import_accepts_a_field_by_vietnamese_name(app, runner, tmp_path):
+    """Issue #11 item 12: 'Đất đai' names the field dat-dai; a wrong name lists the valid ones."""
+    _registry(runner, tmp_path)
+    write(tmp_path / "c.csv", "unit_code,code,name,questionnaire,fields",
+          "11953,MC1,Quầy 1,counter-quick,Đất  đai;xay-dung", "11953,MC2,Quầy 2,counter-quick,Dat dai")
+    result = runner.invoke(args=["counters", "import", str(tmp_path / "c.csv")])
+    assert result.exit_code == 1 and "line 3: unknown field(s) 'Dat dai'" in result.output
+    assert "dat-dai (Đất đai)" in result.output
+    with app.app_context():
+        from survey.models import Counter
+        counter = get_session().scalar(select(Counter).filter_by(code="MC1"))
+        assert [f.code for f in counter.fields] == ["dat-dai", "xay-dung"]

@@ -133,7 +133,8 @@ def test_counters_import_with_bad_rows_and_stable_public_codes(app, runner, tmp_
     result = runner.invoke(args=["counters", "import", str(src)])
     assert result.exit_code == 1
     assert sorted(errors(result.output)) == [4, 5, 6, 7, 8]
-    assert "unknown field code(s): khong-co" in errors(result.output)[6]
+    assert "unknown field(s) 'khong-co': use field codes or Vietnamese names" in errors(result.output)[6]
+    assert "dat-dai (Đất đai)" in errors(result.output)[6]
     assert "3 counters processed (3 new" in result.output
     with app.app_context():
         before = {c.code: (c.public_code, [f.code for f in c.fields]) for c in get_session().scalars(select(Counter))}

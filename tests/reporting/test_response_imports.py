@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 import csv
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -13,10 +13,19 @@ from sqlalchemy import func, select
 from questionnaires.loader import load_dict
 from survey import catalog
 from survey.db import get_session
-from survey.models import Answer, Counter, Field, IdempotencyKey, Procedure, Response, ResponseFlag, Unit
+from survey.models import (
+    Answer,
+    Counter,
+    Field,
+    IdempotencyKey,
+    Procedure,
+    Response,
+    ResponseFlag,
+    Unit,
+)
 from survey.registry import units as registry
-from tests.test_loader import BASE
 from tests.reporting.test_reports import SIPAS_CRITERIA, build_units
+from tests.test_loader import BASE
 
 VN = timezone(timedelta(hours=7))
 COLUMNS = ["form_id", "submitted_at", "unit", "counter", "field", "procedure", "channel", "source",
@@ -53,6 +62,12 @@ def place(app):
         registry.add_counter(session, units["X1"], "MC2", "Quầy 2", "sipas-local", [fields["tu-phap-ho-tich"]])
         registry.add_counter(session, units["X1"], "MC1", "Quầy 1", "counter-quick", [fields["dat-dai"]])
         session.commit()
+
+
+@pytest.fixture(autouse=True)
+def english_cli(monkeypatch):
+    """These tests read the English messages; test_cli_language_follows_the_locale reads the Vietnamese."""
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
 
 
 def run(runner, path: Path, *extra: str, key: str = "sipas-local"):
@@ -111,7 +126,11 @@ BAD_ROWS = [
     (good(gender="4"), "gender", "4 is not a valid code; use one of 1, 2, 3"),
     (good(comment="x" * 1001), "comment", "text is 1001 characters long; at most 1000"),
     (good(unit="X9"), "unit", "unknown unit code 'X9'"),
-    (good(field="dat"), "field", "unknown field code 'dat'"),
+    (good(field="dat"), "field", "unknown field 'dat': use a field code or its Vietnamese name: "),
+    (good(field="Dat dai"), "field", "dat-dai (Đất đai); "),  # diacritics are part of the name
+    (good(submitted_at=""), "submitted_at", "blank: the date decides the period and the target"),
+    (good(counter="MC2", field="dat-dai", procedure=""), "field",
+     "counter 'MC2' of unit 'X1' does not serve field 'dat-dai' (it serves: tu-phap-ho-tich)"),
     (good(procedure="no-such"), "procedure", "unknown procedure code 'no-such'"),
     (good(procedure="ht-khai-sinh"), "procedure", "procedure 'ht-khai-sinh' is not in field 'dat-dai'"),
     (good(unit="", counter="MC2"), "counter", "needs the unit column"),
@@ -155,7 +174,7 @@ def test_numbers_and_text_are_checked_against_the_questionnaire(app, runner, tmp
         {"polite": "5", "used_online": "2", "online": "", "overall": "4", "pct": "7.5", "note": ""},
         {"polite": "5", "used_online": "2", "online": "", "overall": "4", "pct": "", "note": "y" * 51},
     ]
-    result = run(runner, write_csv(tmp_path / "mini.csv", rows, columns), key="mini")
+    result = run(runner, write_csv(tmp_path / "mini.csv", rows, columns), "--date", "15/03/2025", key="mini")
     assert result.exit_code == 1
     assert "line 3, column pct: 201 is outside 0–200" in result.output
     assert "line 4, column pct: '7.5' is not a whole number" in result.output
@@ -163,7 +182,7 @@ def test_numbers_and_text_are_checked_against_the_questionnaire(app, runner, tmp
     assert "Imported 1 response(s)" in result.output
     (response, answers), = stored(app)
     assert answers == {"polite": 5, "used_online": 1, "online": 4, "overall": 4, "pct": 200, "note": "ổn"}
-    assert response.submitted_at.date() in (datetime.now(UTC).date(), datetime.now(VN).date())
+    assert response.submitted_at == datetime(2025, 3, 15, 12, tzinfo=VN)  # --date, at noon Vietnam time
 
 
 def test_unknown_columns_refuse_the_file_before_any_row(app, runner, place, tmp_path):
@@ -367,3 +386,52 @@ def test_template_header_is_formula_safe_csv(app, runner, tmp_path):
     assert runner.invoke(args=["responses", "template", "--questionnaire", "sipas-local", "--out", str(out)]).exit_code == 0
     [header] = list(csv.reader(out.read_text(encoding="utf-8-sig").splitlines()))
     assert header[:2] == ["form_id", "submitted_at"] and not any(c.startswith(("=", "+", "-", "@")) for c in header)
+
+
+def test_a_field_is_found_by_code_or_vietnamese_name(app, runner, place, tmp_path):
+    """Issue #11 item 12: 'Đất đai' (spaces forgiven) and 'dat-dai' are the same field."""
+    rows = [good(form_id="A1", field="Đất đai"), good(form_id="A2", field="  Đất   đai "), good(form_id="A3", field="dat-dai"),
+            good(form_id="A4", field="đất đai")]
+    result = run(runner, write_csv(tmp_path / "f.csv", rows))
+    assert result.exit_code == 1 and "Imported 3 response(s)" in result.output
+    assert "line 5, column field: unknown field 'đất đai'" in result.output and "tu-phap-ho-tich (Tư pháp – Hộ tịch)" in result.output
+    with app.app_context():
+        land = get_session().scalar(select(Field).filter_by(code="dat-dai"))
+        assert {r.field_id for r, _ in stored(app)} == {land.id}
+
+
+def test_undated_rows_need_the_date_option(app, runner, place, tmp_path):
+    """Issue #11 item 13: the date decides the target, so it is never guessed as 'today'."""
+    path = write_csv(tmp_path / "d.csv", [good(form_id="D1", submitted_at=""), good(form_id="D2")])
+    refused = run(runner, path)
+    assert refused.exit_code == 1 and "line 2, column submitted_at: blank" in refused.output and "--date" in refused.output
+    assert len(stored(app)) == 1
+    dated = run(runner, path, "--date", "05/02/2025")
+    assert dated.exit_code == 0, dated.output
+    assert "1 without submitted_at, dated 05/02/2025 (--date)" in dated.output
+    assert stored(app)[-1][0].submitted_at == datetime(2025, 2, 5, 12, tzinfo=VN)
+    assert run(runner, path, "--date", "31/02/2025").exit_code == 2  # not a date: click names the option
+
+
+def test_fields_exist_after_db_upgrade_so_a_fresh_database_can_import(app, runner, tmp_path):
+    """Issue #11 item 12: fields and procedures are national reference data, seeded by `db upgrade`
+    (here the app's schema comes from create_all, so the import's own seeding is what runs)."""
+    with app.app_context():
+        assert get_session().scalar(select(func.count()).select_from(Field)) == 0
+    path = write_csv(tmp_path / "f.csv", [good(unit="", field="Tư pháp – Hộ tịch", procedure="ht-khai-sinh")])
+    result = run(runner, path)
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        session = get_session()
+        assert session.scalar(select(func.count()).select_from(Field)) >= 16
+        assert session.scalar(select(func.count()).select_from(Procedure)) >= 16
+
+
+def test_cli_language_follows_the_locale(app, runner, place, tmp_path, monkeypatch):
+    """Issue #11 item 17: Vietnamese for civil servants unless the locale asks for English."""
+    path = write_csv(tmp_path / "v.csv", [good(form_id="V1")])
+    monkeypatch.setenv("LC_ALL", "vi_VN.UTF-8")
+    assert "Đã nhập 1 phiếu từ v.csv vào sipas-local v1." in run(runner, path).output
+    monkeypatch.delenv("LC_ALL")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    assert "dòng 2: đã nhập trước đây" in run(runner, path).output
