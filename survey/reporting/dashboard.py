@@ -427,8 +427,11 @@ def build(session: Session, f: Filters) -> Dashboard:
     criteria = criteria_table(session, focus, f, focus_current) if focus else criteria_table(session, chosen[0], f, pd.DataFrame(
         columns=["unit", "field", "level"])) if chosen else pd.DataFrame()
     focus_rows = [r for r in rows if focus and r.instrument == focus.key and r.field == (f.field or ALL)]
-    measure = focus_rows[0].measure if focus_rows else "overall_item"
-    funnel = next((r.target.threshold for r in focus_rows if r.target and r.target.threshold is not None), None)
+    # units on the satisfaction question when the instrument has one (the TTHC / field targets' measure)
+    measures = [r.measure for r in focus_rows]
+    measure = "overall_item" if "overall_item" in measures or not measures else measures[0]
+    funnel = next((r.target.threshold for r in focus_rows
+                   if r.measure == measure and r.target and r.target.threshold is not None), None)
     units = unit_rows(session, f, focus_current, unit, measure) if focus else []
     excluded = {}
     for r in rows:
