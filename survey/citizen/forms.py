@@ -15,7 +15,7 @@ from wtforms import Field, HiddenField, IntegerField, RadioField, SelectMultiple
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from questionnaires.loader import Item, Questionnaire
+from questionnaires.loader import Item, Questionnaire, Section
 
 from .submission import Posted
 
@@ -75,6 +75,10 @@ class QuestionnaireForm(FlaskForm):
     def item_active(self, item: Item) -> bool:
         """For templates: hide conditional items the server knows are not applicable."""
         return self._posted is None or item.key in self._posted.answers
+
+    def section_active(self, section: Section) -> bool:
+        """For templates: a section none of whose items applies is hidden, heading and all."""
+        return any(self.item_active(item) for item in section.items)
 
 
 @lru_cache(maxsize=256)

@@ -19,8 +19,29 @@
       el.querySelectorAll('input,textarea').forEach(function (i) { i.disabled = !show; });
       var note = el.querySelector('.cond'); if (note) note.hidden = true;
     });
+    // no heading left standing over questions that all do not apply
+    form.querySelectorAll('section.sec').forEach(function (sec) {
+      sec.hidden = !sec.querySelector('.item:not([hidden])');
+    });
+    progress();
+  }
+  // "Đã trả lời 12/41 câu", counting only the questions that apply
+  var bar = document.getElementById('progress');
+  function progress() {
+    if (!bar) return;
+    var shown = form.querySelectorAll('section.sec:not([hidden]) .item:not([hidden])');
+    var done = 0;
+    shown.forEach(function (item) {
+      var answered = item.querySelector('input:checked') ||
+        Array.prototype.some.call(item.querySelectorAll('input[type=text],input[type=number],textarea'),
+          function (i) { return i.value.trim() !== ''; });
+      if (answered) done += 1;
+    });
+    bar.textContent = bar.getAttribute('data-template').replace('{a}', done).replace('{t}', shown.length);
+    bar.hidden = false;
   }
   form.addEventListener('change', refresh);
+  form.addEventListener('input', progress);
   refresh();
   window.addEventListener('pageshow', function () {
     refresh();
@@ -39,6 +60,7 @@
       var input = item && item.querySelector('input:not([type=hidden]):not(:disabled),textarea,select');
       if (!input) return;
       e.preventDefault();
+      history.replaceState(null, '', link.getAttribute('href'));
       item.scrollIntoView({block: 'start'});
       input.focus();
     });

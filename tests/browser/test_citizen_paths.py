@@ -2,7 +2,11 @@
 its session expired, error pages and the error summary, readable scale labels on a phone."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from questionnaires.loader import load_file
 
 from tests.browser.test_citizen_form import stored_responses
 from tests.browser.test_https import answer_every_visible_question
@@ -108,3 +112,19 @@ def test_scale_labels_are_readable_on_a_phone_without_sideways_scrolling(live_se
         assert overflow <= 0, (path, overflow)
         labels = page.eval_on_selector_all(".scale .opt span", "els => els.map(e => e.scrollWidth - e.clientWidth)")
         assert max(labels) <= 0, f"{path}: a label is cut off"
+
+
+def test_progress_counts_the_questions_that_apply_and_empty_parts_disappear(live_server, page):
+    page.goto(f"{live_server.url}/q/sipas-2023")
+    bar = page.locator("#progress")
+    assert bar.is_visible() and bar.inner_text() == "Đã trả lời 0/53 câu"
+    assert page.locator("section[aria-labelledby=sec-access]").is_hidden(), "Câu 8 not answered yet: no empty heading"
+    page.locator("input[name=c8_4][value='1']").check()  # used the service: its questions apply
+    assert page.locator("section[aria-labelledby=sec-access]").is_visible()
+    q = load_file(Path("questionnaires/sipas-2023.yaml"))
+    applies = sum(1 for i in q.items if i.show_if is None or (i.show_if.item == "c8_4" and 1 in i.show_if.codes))
+    assert applies > 53
+    assert bar.inner_text() == f"Đã trả lời 1/{applies} câu"
+    page.locator("input[name=c9_15]").first.check()
+    assert bar.inner_text() == f"Đã trả lời 2/{applies} câu"
+    assert axe_violations(page) == []

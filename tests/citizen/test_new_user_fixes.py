@@ -65,3 +65,22 @@ def test_error_pages_offer_a_way_on(app, client, place):
     html = resp.get_data(as_text=True)
     assert resp.status_code == 429 and "Ông/Bà" in html and "Bạn " not in html
     assert f'href="{url}"' in html and "Mở lại phiếu khảo sát" in html
+
+
+def test_long_forms_show_their_parts_and_length_without_javascript(client):
+    html = client.get("/q/sipas-2023").get_data(as_text=True)
+    assert "Phần 1/15" in html and "Phần 15/15" in html
+    assert "Phiếu có 53 câu, thêm tối đa 20 câu tùy câu trả lời." in html
+
+
+def test_a_form_shown_again_leaves_out_sections_that_do_not_apply(client):
+    page = client.get("/q/sipas-2023").get_data(as_text=True)
+    from tests.conftest import FormPage
+    from werkzeug.datastructures import MultiDict
+
+    hidden = FormPage(page).hidden
+    resp = client.post("/q/sipas-2023", data=MultiDict([(k, v) for k, v in hidden.items()] + [("c8_4", "2")]))
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert 'aria-labelledby="sec-access" hidden' in html, "no heading over questions that do not apply"
+    assert 'aria-labelledby="sec-respondent" hidden' not in html
