@@ -20,7 +20,7 @@ from analysis.targets import TargetError
 
 from .. import catalog, db
 from ..registry import units
-from ..reporting import counts, response_imports, standard, targets
+from ..reporting import counts, import_template, response_imports, standard, targets
 from ..reporting.selection import LEVELS, SOURCES, ReportError, Selection
 from ..sheets import safe_frame, write_rows
 from .messages import say
@@ -206,14 +206,34 @@ def responses_import(file: Path, key: str, number: int | None, default_day: date
 
 @responses_cli.command("template")
 @click.option("--questionnaire", "key", required=True, help="Key of the questionnaire, e.g. sipas-2017.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="CSV file to write (default: standard output).")
-def responses_template(key: str, out: Path | None) -> None:
-    """An empty CSV (header only) to key paper forms into, for `responses import`."""
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write; .csv gives a CSV (default: mau-nhap-KEY-vN.xlsx in the current folder).")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv"]), default=None,
+              help="xlsx (default: codebook sheet and drop-down lists of valid codes) or csv (header only; "
+                   "standard output unless --out).")
+def responses_template(key: str, out: Path | None, fmt: str | None) -> None:
+    """The file to key paper forms into, for `responses import`: an XLSX whose coded columns only
+    accept valid codes, with a codebook sheet saying what each code means; or a CSV header."""
     session = db.get_session()
-    header = response_imports.template_header(catalog.definition(_version(session, key, None)))
-    text = io.StringIO(newline="")
-    write_rows(text, header, [])
-    _write(text.getvalue(), out, bom=True)
+    row = _version(session, key, None)
+    questionnaire = catalog.definition(row)
+    fmt = fmt or ("csv" if out is not None and out.suffix.lower() == ".csv" else "xlsx")
+    if fmt == "csv":
+        text = io.StringIO(newline="")
+        write_rows(text, response_imports.template_header(questionnaire), [])
+        _write(text.getvalue(), out, bom=True)
+        if out is not None:
+            click.echo(say(f"Đã ghi mẫu CSV vào {out}.", f"CSV template written to {out}."), err=True)
+        return
+    out = out or Path(f"mau-nhap-{row.key}-v{row.version}.xlsx")
+    units.load_reference_data(session)
+    fields = [(f.code, f.name_vi) for f in units.FieldLookup(session).fields]
+    session.commit()
+    path = import_template.write_template(questionnaire, out, fields)
+    click.echo(say(f"Đã ghi mẫu nhập liệu {row.key} v{row.version} vào {path.resolve()} (trang '{import_template.DATA_SHEET}' "
+                   f"để nhập, trang '{import_template.CODEBOOK_SHEET}' giải thích các mã).",
+                   f"Keying template for {row.key} v{row.version} written to {path.resolve()} (sheet "
+                   f"'{import_template.DATA_SHEET}' to key into, sheet '{import_template.CODEBOOK_SHEET}' explains the codes)."))
 
 
 # ---------------------------------------------------------------- report

@@ -435,3 +435,50 @@ def test_cli_language_follows_the_locale(app, runner, place, tmp_path, monkeypat
     monkeypatch.delenv("LC_ALL")
     monkeypatch.setenv("LANG", "C.UTF-8")
     assert "dòng 2: đã nhập trước đây" in run(runner, path).output
+
+
+def test_template_is_an_xlsx_with_a_codebook_and_drop_downs(app, runner, place, tmp_path, monkeypatch):
+    """Issue #11 item 14: every coded item column only accepts its valid codes, read back with openpyxl."""
+    from openpyxl import load_workbook
+
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(args=["responses", "template", "--questionnaire", "sipas-local"])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "mau-nhap-sipas-local-v1.xlsx"
+    assert f"written to {path}" in result.output
+    book = load_workbook(path)
+    assert book.sheetnames == ["Phieu", "Bang ma"]
+    sheet = book["Phieu"]
+    header = [c.value for c in sheet[1]]
+    rules = {}
+    for rule in sheet.data_validations.dataValidation:
+        for cell_range in rule.sqref.ranges:
+            rules[header[cell_range.min_col - 1]] = (rule, str(cell_range))
+    with app.app_context():
+        q = catalog.definition(catalog.latest(get_session(), "sipas-local"))
+    coded = [i for i in q.items if i.type in ("satisfaction", "single")]
+    assert coded and all(i.key in rules for i in coded)
+    for item in coded:
+        rule, where = rules[item.key]
+        assert rule.type == "list" and rule.showErrorMessage and where.endswith("5001")
+        assert sorted(int(c) for c in rule.formula1.strip('"').split(",")) == sorted(item.valid_codes)
+    access = rules["access_1"][0]
+    assert access.formula1 == '"1,2,3,4,5,0"' or set(access.formula1.strip('"').split(",")) >= {"1", "5"}
+    assert rules["channel"][0].formula1.strip('"').split(",") == ["web", "counter", "dossier", "paper", "phone", "post"]
+    assert "Bang ma" in rules["field"][0].formula1
+    codebook = list(book["Bang ma"].iter_rows(values_only=True))
+    gender = [r for r in codebook if r[0] == "gender"]
+    assert {r[4] for r in gender} == {o.code for o in next(i for i in q.items if i.key == "gender").options}
+    assert ("field", None, "lĩnh vực", "mã hoặc tên", "dat-dai", "Đất đai") in codebook
+    # the template, filled in, imports
+    sheet.append([None, "20/03/2025", "X1", None, "Đất đai"] + [None] * (len(header) - 5))
+    row = sheet.max_row
+    for column, value in good().items():
+        if column in header and column not in ("form_id", "submitted_at", "unit", "counter", "field"):
+            sheet.cell(row, header.index(column) + 1, value or None)
+    book.save(path)
+    imported = run(runner, path)
+    assert imported.exit_code == 0 and "Imported 1 response(s)" in imported.output, imported.output
+    assert "line 2: already imported" in run(runner, path).output
+    csv_out = runner.invoke(args=["responses", "template", "--questionnaire", "sipas-local", "--format", "csv"])
+    assert csv_out.stdout.lstrip("\ufeff").startswith("form_id,submitted_at,unit")
