@@ -60,6 +60,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .staff import registry_pages as staff_registry
     from .staff import reports as staff_reports
     from .staff import views as staff
+    from .sampling import views as sampling_pages
+    from .commands import sampling as sampling_cli
 
     app.register_blueprint(citizen.bp)
     app.register_blueprint(health.bp)
@@ -72,6 +74,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     core_cli.init_app(app)
     registry_cli.init_app(app)
     analysis_cli.init_app(app)
+    app.register_blueprint(sampling_pages.bp)
+    sampling_cli.init_app(app)
     return app
 
 

@@ -2,6 +2,7 @@
 files written inline, so each test states the rows it is about."""
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,32 @@ def ctx(app, tree):  # noqa: F811
     """An app context on the staff tree."""
     with app.app_context():
         yield get_session()
+
+
+def make_draw(session, unit_code: str, n: int = 12, seed: str = "route-walk") -> int:
+    """A frame of n dossiers in the unit, a design over it and a draw; returns the draw id."""
+    from survey.models import Field, FrameDossier, FrameImport
+    from survey.sampling import design, draws
+
+    u = unit(unit_code)
+    fld = session.scalar(select(Field).filter_by(code="dat-dai"))
+    batch = FrameImport(unit_id=u.id, source="test", filename="t.csv", file_sha256="0" * 64)
+    session.add(batch)
+    session.flush()
+    session.add_all(FrameDossier(dossier_code=f"RW-{unit_code}-{i}", unit_id=u.id, field_id=fld.id,
+                                 completed_on=date(2026, 10, 15), name=f"Người {i}", phone="0912000000",
+                                 import_id=batch.id) for i in range(n))
+    session.flush()
+    saved = design.save(session, design.Params(u, date(2026, 10, 1), date(2026, 12, 31), total=5), "test")
+    return draws.draw(session, saved, seed).id
+
+
+@pytest.fixture
+def sample_draws(app, tree):  # noqa: F811
+    """A draw in commune A and one in commune B, their ids in tree.ids (draw_a, draw_b)."""
+    with app.app_context():
+        session = get_session()
+        tree.ids["draw_a"] = make_draw(session, tree.commune_a)
+        tree.ids["draw_b"] = make_draw(session, tree.commune_b)
+        session.commit()
+    return tree

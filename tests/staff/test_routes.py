@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from survey.staff.scope import LOGGED_IN, PERMISSIONS
+from tests.sampling.conftest import sample_draws  # noqa: F401  (fixture: a draw in each commune)
 from tests.staff.conftest import token_for
 
 OPEN = "open"
@@ -56,6 +57,15 @@ ROUTES: dict[str, tuple[str, bool]] = {
     "staff_reports.chart_svg": ("view_reports", True),
     "staff_reports.comments": ("view_reports", True),
     "staff_reports.comment_reviewed": ("view_reports", True),
+    "staff_sampling.index": ("manage_samples", False),
+    "staff_sampling.frames_page": ("manage_samples", True),
+    "staff_sampling.frame_upload": ("manage_samples", True),
+    "staff_sampling.frame_import": ("manage_samples", True),
+    "staff_sampling.frame_people": ("personal_data", True),
+    "staff_sampling.design": ("manage_samples", True),
+    "staff_sampling.design_post": ("manage_samples", True),
+    "staff_sampling.draw": ("personal_data", True),
+    "staff_sampling.draw_export": ("personal_data", True),
 }
 # the accounts of tests/staff/conftest.py, in the order they are tried (system administrator last:
 # its allowed POSTs change things, e.g. revoking the victim's role)
@@ -67,7 +77,7 @@ def url_args(tree) -> dict:
     return {
         "key": "sipas-2017", "code": tree.commune_a, "token": "x" * 20, "filename": "site.css",
         "user_id": tree.ids["victim"], "grant_id": tree.grant_victim, "counter_id": tree.counter_a, "fmt": "svg",
-        "name": "criteria",
+        "name": "criteria", "draw_id": tree.ids.get("draw_a", 0),
     }
 
 
@@ -76,7 +86,7 @@ def call(client, rule, endpoint: str, tree, other: bool = False):
 
     args = url_args(tree)
     if other:
-        args.update(code=tree.commune_b, counter_id=tree.counter_b)
+        args.update(code=tree.commune_b, counter_id=tree.counter_b, draw_id=tree.ids.get("draw_b", 0))
     with client.application.test_request_context():
         url = url_for(endpoint, **{k: v for k, v in args.items() if k in rule.arguments})
     if endpoint.endswith("counter_form"):
@@ -108,7 +118,7 @@ def test_staff_views_declare_the_permission_the_table_expects(app):
         assert who in (OPEN, LOGGED_IN) or who in PERMISSIONS, endpoint
 
 
-def test_route_walk(app, tree, as_role):
+def test_route_walk(app, tree, as_role, sample_draws):
     anonymous = app.test_client()
     problems = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):

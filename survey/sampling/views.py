@@ -1,0 +1,353 @@
+"""The coordinators' pages (`/staff/sampling`): import a frame (upload → column mapping →
+validation report), see the frame (personal data audited), design a sample with a preview per
+stratum, draw it, and download the fieldwork list (audited). Every route is scoped with
+`scope.require("manage_samples" | "personal_data", unit=...)`. Views are thin: parse, call the
+domain module, commit once.
+"""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from datetime import date
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..db import get_session
+from ..errors import abort_with
+from ..i18n import _, get_locale
+from ..models import Field, FrameDossier, FrameImport, SampleDesign, SampleDraw, SampleMember, Unit
+from ..qr import codes
+from ..sheets import MAX_FILE_BYTES, SheetError
+from ..staff import audit, scope
+from ..staff.scope import require
+from . import design as designs
+from . import draws, fieldwork, frames
+from .forms import DesignForm, MappingForm, UploadForm
+
+bp = Blueprint("staff_sampling", __name__, url_prefix="/staff/sampling")
+UPLOAD_TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")
+UPLOAD_SUFFIXES = (".csv", ".xlsx")
+UPLOAD_HOURS = 24  # a mapping step left open longer is started again
+PEOPLE_PAGE = 500
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.url_value_preprocessor
+def larger_body_for_frame_files(endpoint: str | None, _values: dict | None) -> None:
+    """A frame file may be 20 MB, the app's body limit is 64 KB: raise it for the upload alone,
+    before anything reads the body (URL value preprocessors run before every before_request hook)."""
+    if endpoint == "staff_sampling.frame_upload":
+        request.max_content_length = MAX_FILE_BYTES + 64 * 1024
+
+
+def me():
+    return current_user._get_current_object()
+
+
+def unit_by_code(session: Session, code: str, **_: object) -> Unit | None:
+    return session.scalar(select(Unit).where(Unit.code == code))
+
+
+def unit_of_draw(session: Session, draw_id: int, **_: object) -> Unit | None:
+    row = session.get(SampleDraw, draw_id)
+    return row.design.unit if row is not None else None
+
+
+def _upload_dir() -> Path:
+    folder = Path(current_app.instance_path) / "frame-uploads"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def _stale_uploads_removed(folder: Path) -> None:
+    cutoff = time.time() - UPLOAD_HOURS * 3600
+    for old in folder.iterdir():
+        if old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+
+
+@bp.get("/")
+@require("manage_samples")
+def index():
+    db = get_session()
+    roots = [g.unit for g in me().roles if g.role in scope.PERMISSIONS["manage_samples"] and g.unit is not None]
+    visible = scope.visible_units(me(), "manage_samples").with_only_columns(Unit.id)
+    recent = db.execute(select(SampleDraw, SampleDesign, Unit).join(SampleDesign, SampleDesign.id == SampleDraw.design_id)
+                        .join(Unit, Unit.id == SampleDesign.unit_id).where(Unit.id.in_(visible))
+                        .order_by(SampleDraw.id.desc()).limit(20)).all()
+    return render_template("staff/sampling/index.html", roots=roots, recent=recent)
+
+
+# --- the frame ---------------------------------------------------------------------------
+
+def _frames_page(unit: Unit, form: UploadForm, errors: list[str], status: int = 200):
+    db = get_session()
+    imports = db.scalars(select(FrameImport).where(FrameImport.unit_id == unit.id).order_by(FrameImport.id.desc()).limit(20)).all()
+    strata = db.execute(
+        select(Unit.code, Unit.name, Field.name_vi, Field.name_en, func.count(), func.min(FrameDossier.completed_on),
+               func.max(FrameDossier.completed_on)).select_from(FrameDossier)
+        .join(Unit, Unit.id == FrameDossier.unit_id).join(Field, Field.id == FrameDossier.field_id)
+        .where(Unit.path.startswith(unit.path)).group_by(Unit.code, Unit.name, Field.name_vi, Field.name_en)
+        .order_by(Unit.code, Field.name_vi)).all()
+    return render_template("staff/sampling/frames.html", unit=unit, form=form, errors=errors, imports=imports,
+                           strata=strata, sources=frames.sources(db, unit), lang=get_locale(),
+                           max_mb=MAX_FILE_BYTES // 1024 // 1024), status
+
+
+@bp.get("/<code>/frames")
+@require("manage_samples", unit=unit_by_code)
+def frames_page(code: str):
+    return _frames_page(unit_by_code(get_session(), code), UploadForm(formdata=None), [])
+
+
+@bp.post("/<code>/frames/upload")
+@require("manage_samples", unit=unit_by_code)
+def frame_upload(code: str):
+    """Step 1: keep the file aside (0600, for a day at most) and show the column mapping."""
+    db = get_session()
+    unit = unit_by_code(db, code)
+    form = UploadForm()
+    source = (form.source.data or "").strip()[:80]
+    upload = request.files.get("file")
+    errors = []
+    if not source:
+        errors.append(_("Vui lòng ghi tên phần mềm nguồn (ví dụ “Một cửa điện tử”), để lần sau dùng lại cách ghép cột."))
+    suffix = Path(upload.filename or "").suffix.lower() if upload else ""
+    if upload is None or not upload.filename:
+        errors.append(_("Vui lòng chọn tệp danh sách hồ sơ (.csv hoặc .xlsx)."))
+    elif suffix not in UPLOAD_SUFFIXES:
+        errors.append(_("Chỉ nhận tệp .csv (UTF-8) hoặc .xlsx; trong Excel chọn “Lưu thành” để đổi định dạng."))
+    if errors:
+        return _frames_page(unit, form, errors, 422)
+    folder = _upload_dir()
+    _stale_uploads_removed(folder)
+    token = secrets.token_urlsafe(16)
+    path = folder / f"{token}{suffix}"
+    with open(path, "xb") as fh:
+        path.chmod(0o600)
+        upload.save(fh)
+    try:
+        table = frames.read_table(path)
+    except (SheetError, frames.FrameError) as exc:
+        path.unlink(missing_ok=True)
+        return _frames_page(unit, form, [_("Không đọc được tệp: {why}", why=str(exc))], 422)
+    (folder / f"{token}.name").write_text(Path(upload.filename).name[:200], encoding="utf-8")
+    mapping = frames.mapping_for(db, unit, source, table.headers)
+    return _mapping_page(unit, token, source, table, mapping, [])
+
+
+def _mapping_page(unit: Unit, token: str, source: str, table: frames.Table, mapping: dict[str, str], errors: list[str],
+                  status: int = 200):
+    form = MappingForm(formdata=None, data={"token": token, "source": source})
+    return render_template("staff/sampling/mapping.html", unit=unit, form=form, table=table, mapping=mapping,
+                           targets=frames.TARGETS, required=frames.REQUIRED, labels=frames.TARGET_LABELS,
+                           errors=errors, sample=table.rows[:3]), status
+
+
+def _uploaded(token: str) -> tuple[Path, str] | None:
+    if not UPLOAD_TOKEN.fullmatch(token or ""):
+        return None
+    folder = _upload_dir()
+    for suffix in UPLOAD_SUFFIXES:
+        path = folder / f"{token}{suffix}"
+        if path.exists():
+            name = folder / f"{token}.name"
+            return path, name.read_text(encoding="utf-8") if name.exists() else path.name
+    return None
+
+
+@bp.post("/<code>/frames/import")
+@require("manage_samples", unit=unit_by_code)
+def frame_import(code: str):
+    """Step 2: import with the chosen mapping; the validation report lists every rejected row."""
+    db = get_session()
+    unit = unit_by_code(db, code)
+    form = MappingForm()
+    source = (form.source.data or "").strip()[:80]
+    found = _uploaded(form.token.data or "")
+    if found is None or not source:
+        return _frames_page(unit, UploadForm(formdata=None), [
+            _("Tệp tải lên đã hết hạn hoặc không còn: vui lòng tải tệp lên lại.")], 422)
+    path, filename = found
+    mapping = {t: request.form.get(f"map_{t}", "") for t in frames.TARGETS}
+    mapping = {t: h for t, h in mapping.items() if h}
+    table = frames.read_table(path)
+    problems = frames.check_mapping(mapping, table.headers)
+    if problems:
+        return _mapping_page(unit, form.token.data, source, table, mapping, problems, 422)
+    try:
+        report = frames.import_frame(db, unit, path, source=source, mapping=mapping, filename=filename,
+                                     actor_login=me().login)
+    except frames.FrameError as exc:
+        return _mapping_page(unit, form.token.data, source, table, mapping, [str(exc)], 422)
+    audit.record(db, "frame_imported", actor=me(), unit=unit, target=filename, created=report.created,
+                 unchanged=report.unchanged, rejected=len(report.rejected))
+    db.commit()
+    path.unlink(missing_ok=True)
+    path.with_suffix(".name").unlink(missing_ok=True)
+    return render_template("staff/sampling/report.html", unit=unit, report=report, filename=filename)
+
+
+@bp.get("/<code>/frames/people")
+@require("personal_data", unit=unit_by_code)
+def frame_people(code: str):
+    """Names, addresses and phones of the frame: personal data, every view audited."""
+    db = get_session()
+    unit = unit_by_code(db, code)
+    rows = db.execute(select(FrameDossier, Unit.code, Field.name_vi).join(Unit, Unit.id == FrameDossier.unit_id)
+                      .join(Field, Field.id == FrameDossier.field_id).where(Unit.path.startswith(unit.path))
+                      .order_by(FrameDossier.completed_on.desc(), FrameDossier.dossier_code).limit(PEOPLE_PAGE)).all()
+    audit.record(db, "personal_data_viewed", actor=me(), unit=unit, target=request.path, what="frame", rows=len(rows))
+    db.commit()
+    return render_template("staff/sampling/people.html", unit=unit, rows=rows, limit=PEOPLE_PAGE)
+
+
+# --- design and draw ---------------------------------------------------------------------
+
+def _number(text: str | None, label: str, errors: list[str], *, percent: bool = False, integer: bool = False,
+            optional: bool = False) -> float | int | None:
+    text = (text or "").strip().replace(",", ".")
+    if not text:
+        if not optional:
+            errors.append(_("Vui lòng nhập “{label}”.", label=label))
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        errors.append(_("“{label}” phải là một số (ví dụ 95 hoặc 2,5).", label=label))
+        return None
+    if integer:
+        if not value.is_integer():
+            errors.append(_("“{label}” phải là số nguyên.", label=label))
+            return None
+        return int(value)
+    return value / 100 if percent else value
+
+
+def _params(unit: Unit, form: DesignForm) -> tuple[designs.Params | None, list[str]]:
+    errors: list[str] = []
+    dates = []
+    for fld, label in ((form.period_start, _("Từ ngày")), (form.period_end, _("Đến ngày"))):
+        try:
+            dates.append(frames.to_date((fld.data or "").strip()))
+        except ValueError:
+            errors.append(_("“{label}”: ghi ngày dạng 01/10/2026.", label=label))
+    values = {
+        "confidence": _number(form.confidence.data, _("Độ tin cậy (%)"), errors, percent=True),
+        "margin": _number(form.margin.data, _("Sai số cho phép (điểm %)"), errors, percent=True),
+        "proportion": _number(form.proportion.data, _("Tỷ lệ hài lòng kỳ vọng (%)"), errors, percent=True),
+        "response_rate": _number(form.response_rate.data, _("Tỷ lệ trả lời kỳ vọng (%)"), errors, percent=True),
+        "design_effect": _number(form.design_effect.data, _("Hiệu ứng thiết kế"), errors),
+        "minimum": _number(form.minimum.data, _("Tối thiểu mỗi tầng"), errors, integer=True),
+        "quota": _number(form.quota.data, _("Chỉ tiêu mỗi đơn vị"), errors, integer=True, optional=True),
+        "total": _number(form.total.data, _("Cỡ mẫu nhập tay"), errors, integer=True, optional=True),
+    }
+    if errors:
+        return None, errors
+    p = designs.Params(unit, dates[0], dates[1], strata=form.strata.data or "unit_field",
+                       formula=form.formula.data or "cochran", allocation=form.allocation.data or "proportional", **values)
+    try:
+        p.check()
+    except designs.DesignError as exc:
+        return None, [str(exc)]
+    return p, []
+
+
+def _default_period() -> tuple[str, str]:
+    today = date.today()
+    q = (today.month - 1) // 3  # the last full quarter
+    year, q = (today.year, q - 1) if q else (today.year - 1, 3)
+    start = date(year, 3 * q + 1, 1)
+    end = date(year + (q == 3), (3 * q + 3) % 12 + 1, 1)
+    return f"{start:%d/%m/%Y}", f"{date.fromordinal(end.toordinal() - 1):%d/%m/%Y}"
+
+
+def _design_page(unit: Unit, form: DesignForm, preview=None, errors: list[str] | None = None, status: int = 200):
+    for fld, choices in ((form.strata, designs.STRATA), (form.formula, designs.FORMULAS),
+                         (form.allocation, designs.ALLOCATIONS)):
+        fld.choices = [(k, _(v)) for k, v in choices.items()]
+    return render_template("staff/sampling/design.html", unit=unit, form=form, preview=preview, errors=errors or []), status
+
+
+@bp.get("/<code>/design")
+@require("manage_samples", unit=unit_by_code)
+def design(code: str):
+    start, end = _default_period()
+    form = DesignForm(formdata=None, data={"period_start": start, "period_end": end, "strata": "unit_field",
+                                           "formula": "cochran", "allocation": "proportional"})
+    return _design_page(unit_by_code(get_session(), code), form)
+
+
+@bp.post("/<code>/design")
+@require("manage_samples", unit=unit_by_code)
+def design_post(code: str):
+    """Preview (the default) or, with action=draw, save the design and draw it with the seed."""
+    db = get_session()
+    unit = unit_by_code(db, code)
+    form = DesignForm()
+    p, errors = _params(unit, form)
+    if p is None:
+        return _design_page(unit, form, errors=errors, status=422)
+    preview = designs.preview(db, p)
+    if request.form.get("action") != "draw":
+        return _design_page(unit, form, preview)
+    saved = designs.save(db, p, me().login)
+    try:
+        row = draws.draw(db, saved, (form.seed.data or "").strip() or None, me().login)
+    except draws.DrawError as exc:
+        db.rollback()
+        return _design_page(unit, form, preview, [str(exc)], 422)
+    audit.record(db, "sample_drawn", actor=me(), unit=unit, target=f"draw {row.id}", seed=row.seed, design=saved.id,
+                 frame_sha256=row.frame_sha256, selected=row.selected)
+    db.commit()
+    return redirect(url_for("staff_sampling.draw", draw_id=row.id))
+
+
+@bp.get("/draws/<int:draw_id>")
+@require("personal_data", unit=unit_of_draw)
+def draw(draw_id: int):
+    """A draw: its record (seed, checksum), strata, the selected members and reserves (audited view)."""
+    db = get_session()
+    row = db.get(SampleDraw, draw_id)
+    members = fieldwork.members(db, row)
+    audit.record(db, "personal_data_viewed", actor=me(), unit=row.design.unit, target=request.path, what="sample",
+                 rows=len(members))
+    db.commit()
+    return render_template("staff/sampling/draw.html", draw=row, design=row.design, members=members,
+                           strata=draws.strata_summary(db, row), formulas=designs.FORMULAS, allocations=designs.ALLOCATIONS,
+                           strata_labels=designs.STRATA, check=draws.verify(db, row))
+
+
+@bp.get("/draws/<int:draw_id>/export")
+@require("personal_data", unit=unit_of_draw)
+def draw_export(draw_id: int):
+    """The fieldwork list (?format=xlsx, the default, or csv) with single-use links; personal data, audited."""
+    fmt = request.args.get("format", "xlsx")
+    if fmt not in ("csv", "xlsx"):
+        abort_with(400, _("Chỉ có bản CSV (format=csv) hoặc Excel (format=xlsx)."))
+    db = get_session()
+    row = db.get(SampleDraw, draw_id)
+    try:
+        base = codes.base_url()
+    except codes.NoBaseUrl as exc:
+        abort_with(503, exc.description)
+    data = list(fieldwork.rows(db, row, base=base))
+    audit.record(db, "export", actor=me(), unit=row.design.unit, target=request.path, what="sample_fieldwork_list",
+                 rows=len(data))
+    db.commit()
+    body = fieldwork.to_csv_bytes(data) if fmt == "csv" else fieldwork.to_xlsx_bytes(data)
+    mimetype = "text/csv; charset=utf-8" if fmt == "csv" else \
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f"attachment; filename=mau-{row.id}.{fmt}"})
