@@ -210,15 +210,17 @@ def urls(base: str) -> None:
     session = db.get_session()
     base = base.rstrip("/")
     click.echo(f"\nKhảo sát sự hài lòng / citizen pages: {base}/")
-    for row in catalog.list_latest(session):
-        click.echo(f"  {catalog.definition(row).title.vi[:60]:<60}  {base}/q/{row.key}")
+    rows = catalog.list_latest(session)
+    width = max((len(f"{base}/q/{row.key}") for row in rows), default=0)
+    for row in rows:  # the address first, then the whole title: a cut title can name the wrong form
+        click.echo(f"  {base + '/q/' + row.key:<{width}}  {catalog.definition(row).title.vi}")
     counters = session.scalars(
         select(Counter).join(Unit).where(Counter.active.is_(True)).order_by(Unit.path, Counter.code)
     ).all()
     if counters:
         click.echo("\nMã QR tại quầy / counter QR codes:")
         for c in counters:
-            click.echo(f"  {(c.unit.name + ' – ' + c.name)[:60]:<60}  {base}/c/{c.public_code}")
+            click.echo(f"  {base}/c/{c.public_code}  {c.unit.name} – {c.name}")
 
 
 def init_app(app: Flask) -> None:

@@ -208,10 +208,12 @@ def qr_posters(unit_code: str, size: str, out: Path, base: str | None) -> None:
 @click.option("--unit", "unit_code", required=True)
 @click.option("--counter", "counter_code", required=True)
 @click.option("--format", "fmt", type=click.Choice(["svg", "png"]), default="svg", show_default=True)
+@click.option("--size-mm", type=click.IntRange(20, 300), default=40, show_default=True,
+              help="Printed width and height of the SVG, quiet zone included.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @BASE
-def qr_code(unit_code: str, counter_code: str, fmt: str, out: Path, base: str | None) -> None:
-    """The QR code of one counter alone, as SVG (print shops) or PNG."""
+def qr_code(unit_code: str, counter_code: str, fmt: str, size_mm: int, out: Path, base: str | None) -> None:
+    """The QR code of one counter alone, as SVG (print shops; printed SIZE_MM wide) or PNG."""
     session = db.get_session()
     unit = _unit(session, unit_code)
     counter = session.scalar(select(Counter).filter_by(unit_id=unit.id, code=counter_code))
@@ -219,7 +221,7 @@ def qr_code(unit_code: str, counter_code: str, fmt: str, out: Path, base: str | 
         raise click.ClickException(f"unit '{unit_code}' has no counter '{counter_code}'")
     url = codes.counter_url(counter.public_code, _base(base))
     if fmt == "svg":
-        out.write_text(codes.qr_svg(url), encoding="utf-8")
+        out.write_text(codes.qr_svg(url, f"{size_mm}mm"), encoding="utf-8")
     else:
         out.write_bytes(codes.qr_png(url))
     click.echo(f"{url} → {out}")
@@ -239,8 +241,8 @@ def qr_dossiers(path: Path, out: Path, base: str | None) -> None:
     # live links: anyone who reads the file can answer for those dossiers, so it is created 0600
     write_csv(out, ["line", "dossier_code", "unit_code", "url", "expires_at", "status"],
               ([link["line"], link["dossier_code"], link["unit_code"], codes.dossier_url(link["token"], base),
-                link["expires_at"].isoformat(), link["status"]] for link in links), private=True)
-    click.echo(f"Wrote {len(links)} links to {out}")
+                vietnam_time(link["expires_at"]), link["status"]] for link in links), private=True)
+    click.echo(say(f"Đã ghi {len(links)} đường dẫn vào {out}", f"Wrote {len(links)} links to {out}"))
     _finish(session, report, "dossiers")
 
 

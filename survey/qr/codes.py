@@ -17,6 +17,9 @@ from werkzeug.exceptions import ServiceUnavailable
 from ..i18n import _
 
 QUIET_ZONE = 4  # modules of white border the QR standard requires around the code
+# Printed size of a standalone SVG: 40 mm (quiet zone included) scans from about 40 cm at a counter
+# and fits an A6 card; without a unit, a print shop or a word processor would guess one (often 41 px ≈ 1 cm).
+SVG_SIZE = "40mm"
 
 
 class NoBaseUrl(ServiceUnavailable):
@@ -77,7 +80,7 @@ def _svg(matrix: list[list[bool]], size: str | None = None) -> str:
                 runs.append(f"M{start} {y}h{x - start}v1h-{x - start}z")
             else:
                 x += 1
-    dims = f' width="{size}" height="{size}"' if size else f' width="{n}" height="{n}"'
+    dims = f' width="{size or SVG_SIZE}" height="{size or SVG_SIZE}"'
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {n} {n}"{dims} shape-rendering="crispEdges">'
         f'<rect width="{n}" height="{n}" fill="#fff"/><path fill="#000" d="{"".join(runs)}"/></svg>'
@@ -95,7 +98,7 @@ def _png(matrix: list[list[bool]], box_size: int = 10) -> bytes:
 
 def qr_svg(data: str, size: str | None = None) -> str:
     """A standalone SVG of the code: one path of horizontal runs, so print engines draw it fast
-    and sharp at any size. `size` (e.g. "70mm") sets width and height; default is 1 unit per module."""
+    and sharp at any size. `size` (e.g. "70mm") sets the printed width and height; default SVG_SIZE."""
     return _svg(_matrix(data), size)
 
 

@@ -96,6 +96,12 @@ def test_qr_code_cli_writes_svg_and_png_that_decode(app, runner, place, tmp_path
         assert result.exit_code == 0, result.output
         decoded = decode_svg(out.read_text()) if fmt == "svg" else decode_png(out.read_bytes())
         assert decoded == [f"{BASE}/c/{place.multi_code}"]
+    # a physical size, so it prints sensibly (#11 item 17): 40 mm by default, --size-mm to change it
+    assert 'width="40mm" height="40mm"' in (tmp_path / "code.svg").read_text()
+    big = tmp_path / "big.svg"
+    assert runner.invoke(args=["qr", "code", "--unit", "11953", "--counter", "MC2", "--size-mm", "70", "--out", str(big),
+                               "--base", BASE]).exit_code == 0
+    assert 'width="70mm" height="70mm"' in big.read_text() and decode_svg(big.read_text()) == [f"{BASE}/c/{place.multi_code}"]
     missing = runner.invoke(args=["qr", "code", "--unit", "11953", "--counter", "NOPE", "--out", str(tmp_path / "x"),
                                   "--base", BASE])
     assert missing.exit_code != 0 and "no counter 'NOPE'" in missing.output
@@ -106,3 +112,14 @@ def test_urls_command_lists_counter_short_urls(app, runner, place):
     assert result.exit_code == 0, result.output
     assert f"http://127.0.0.1:5000/c/{place.single_code}" in result.output
     assert f"http://127.0.0.1:5000/c/{place.multi_code}" in result.output
+
+
+def test_urls_command_prints_whole_questionnaire_titles(app, runner, place):
+    """`make run` output (#11 item 17): no title cut at 60 characters."""
+    from survey import catalog
+
+    result = runner.invoke(args=["urls", "--base", "http://127.0.0.1:5000"])
+    with app.app_context():
+        titles = [catalog.definition(row).title.vi for row in catalog.list_latest(get_session())]
+    assert any(len(t) > 60 for t in titles), "a long title exists to test with"
+    assert all(t in result.output for t in titles)

@@ -220,6 +220,8 @@ def test_batch_csv_mints_good_rows_and_reports_every_bad_one(app, client, runner
     assert [(r["line"], r["dossier_code"], r["status"]) for r in rows] == [("2", "HS-1", "new"), ("3", "HS-2", "new"),
                                                                             ("9", "HS-1", "existing")]
     assert rows[0]["url"] == rows[2]["url"] == BASE + link(place, dossier="HS-1")
+    # Vietnam time with its offset (#11 item 17): valid through the last day, ending at midnight in Hà Nội
+    assert all(r["expires_at"].endswith("T00:00:00+07:00") for r in rows), rows[0]["expires_at"]
     assert submit(client, path_of(rows[1]["url"])).status_code == 303
     [stored] = responses(app)
     assert stored.field_id == place.field_ids["dat-dai"]
