@@ -67,11 +67,17 @@ def fingerprint(conn: Connection) -> Fingerprint:
     return Fingerprint(counts, digest.hexdigest())
 
 
+# The national reference lists `db upgrade` seeds: a freshly migrated database holds them, and a
+# restore replaces them with the backup's, so they do not make a database "not empty".
+SEEDED_TABLES = frozenset({"fields", "procedures"})
+
+
 def tables_with_rows(conn: Connection) -> list[str]:
     present = set(inspect(conn).get_table_names())
     return [
         name for name, table in sorted(db.Base.metadata.tables.items())
-        if name in present and conn.execute(select(text("1")).select_from(table).limit(1)).first()
+        if name in present and name not in SEEDED_TABLES
+        and conn.execute(select(text("1")).select_from(table).limit(1)).first()
     ]
 
 
