@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -27,8 +27,9 @@ from questionnaires.loader import Questionnaire
 
 from .. import catalog
 from ..i18n import N_, _
-from ..models import Field, Unit
+from ..models import Field, QuestionnaireVersion, Response, Unit
 from . import targets as targets_store
+from .counts import VN
 from .selection import UNTAGGED, ReportError, Selection
 from .standard import counts_frame, standard_report
 
@@ -279,6 +280,20 @@ def _split_periods(session: Session, q: Questionnaire, f: Filters) -> tuple[pd.D
     return _report(session, q, f, cur.since, cur.until, None), _report(session, q, f, prev.since, prev.until, None)
 
 
+def _answered(session: Session, q: Questionnaire, f: Filters, unit: Unit) -> bool:
+    """Whether the instrument has any response in the subtree over both periods: an index probe,
+    so instruments nobody answered there cost nothing."""
+    since = f.period.previous().since
+    start = datetime(since.year, since.month, since.day, tzinfo=VN)
+    end = datetime(f.period.until.year, f.period.until.month, f.period.until.day, tzinfo=VN) + timedelta(days=1)
+    versions = select(QuestionnaireVersion.id).where(QuestionnaireVersion.key == q.key)
+    probe = (select(Response.id).where(Response.version_id.in_(versions), Response.submitted_at >= start,
+                                       Response.submitted_at < end,
+                                       Response.unit_id.in_(select(Unit.id).where(Unit.path.startswith(unit.path))))
+             .limit(1))
+    return session.scalar(probe) is not None
+
+
 def _field_names(session: Session) -> dict[str, str]:
     return {**dict(session.execute(select(Field.code, Field.name_vi)).all()), ALL: "Tất cả lĩnh vực",
             UNTAGGED: "Không gắn lĩnh vực"}
@@ -416,6 +431,8 @@ def build(session: Session, f: Filters) -> Dashboard:
     rows: list[FieldRow] = []
     focus, focus_current = None, pd.DataFrame()
     for q in chosen:
+        if not _answered(session, q, f, unit):
+            continue
         try:
             current, previous = _split_periods(session, q, f)
         except ReportError as exc:  # e.g. versions that share no criterion: said on the page, not a 500
