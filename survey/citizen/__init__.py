@@ -3,5 +3,6 @@ dossier QR /d, thanks), the form builder (`forms`), the one reader of a post (`s
 tickets that bind a post to its render (`tickets`), quality flags (`quality`) and abuse limits
 (`abuse`). Data flows one way: definition → form → validated answers → `survey.responses.store`.
 May import the shared base (db, writes, responses, catalog, errors, i18n, security, ratelimit,
-models) and the domain modules of registry and qr (counters, dossiers), never their views.
+models) and the domain modules of registry, qr (counters, dossiers) and sampling (tracking: a sampled
+person's dossier link stores source='sample'), never their views.
 """

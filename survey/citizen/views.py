@@ -19,6 +19,7 @@ from ..db import get_session
 from ..errors import abort_with
 from ..i18n import _, get_locale
 from ..qr import dossiers
+from ..sampling import tracking
 from ..registry import counters
 from ..responses import BeforeCommit, Pending, Stored, Submission, Tags, already_submitted, store
 from ..security import csrf
@@ -237,11 +238,15 @@ def dossier_form(token: str):
     published = _version_for(session, key)
     lang = get_locale()
     device = abuse.Device.from_request()
-    tags = Tags(channel="dossier", unit_id=link.unit.id, field_id=link.field.id if link.field else None,
+    sampled = tracking.is_sampled(session, link.unit.id, link.data.dossier_code)  # the periodic survey, never pooled
+    tags = Tags(channel="dossier", source="sample" if sampled else "feedback", unit_id=link.unit.id,
+                field_id=link.field.id if link.field else None,
                 procedure_id=link.procedure.id if link.procedure else None, device_hash=device.hash(f"u{link.unit.id}"))
 
     def spend(s: Session, response: Stored) -> None:
         dossiers.spend(s, link)
+        if sampled:
+            tracking.mark_answered_online(s, link.unit.id, link.data.dossier_code)
         abuse.check_submission(s, response, f"u{link.unit.id}")
 
     try:

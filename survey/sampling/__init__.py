@@ -6,5 +6,6 @@ coordinators' pages (`views`, the only module here that defines a Blueprint).
 May import the shared base (db, models, i18n, errors, sheets), analysis/ (the pure sampling
 functions), registry's domain modules, qr's dossier links and staff's scope and audit (who may
 see personal data, and the trail of every view and export of it). Nothing imports from here
-except create_app and the `frame`/`sample` CLI groups.
+except create_app, the `frame`/`sample` CLI groups, and the citizen dossier link (`tracking`: is
+this dossier sampled, mark it answered).
 """

@@ -6,6 +6,14 @@ import csv
 import io
 import re
 
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from survey.db import get_session
+from survey.models import Response, SampleMember
+from tests.conftest import FormPage
+from tests.formdata import answers_for, post_body
+from tests.qrkit import QUICK
 from tests.sampling.conftest import HEADER, frame_rows
 from tests.staff.conftest import audit_rows, csrf_token
 
@@ -106,8 +114,17 @@ def test_design_preview_draw_and_export(app, as_role):
     assert len(chosen) == 12 and all(r["survey_link"].startswith("http://localhost/d/") for r in chosen)
     assert all(not r["name"].startswith("=") for r in table)  # formula-safe
     assert [e.detail for e in audit_rows(app, "export")][-1].count("sample_fieldwork_list") == 1
-    # a sampled person's link opens the form once
-    assert c.get(chosen[0]["survey_link"].removeprefix("http://localhost")).status_code == 200
+    # a sampled person's link opens the form; the answer is stored as the sampled survey, apart from feedback
+    url = chosen[0]["survey_link"].removeprefix("http://localhost")
+    citizen = app.test_client()
+    form = FormPage(citizen.get(url).get_data(as_text=True))
+    assert citizen.post(url, data=MultiDict(post_body(form.hidden, answers_for(QUICK)))).status_code == 303
+    with app.app_context():
+        db = get_session()
+        assert db.scalars(select(Response.source)).all() == ["sample"]
+        statuses = dict(db.execute(select(SampleMember.respondent_code, SampleMember.status)).all())
+        assert statuses[chosen[0]["respondent_code"]] == "answered_online"
+        assert sum(v == "answered_online" for v in statuses.values()) == 1
     xlsx = c.get(drawn.headers["Location"] + "/export")
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
     assert as_role("reader").get(drawn.headers["Location"]).status_code == 403
