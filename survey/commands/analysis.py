@@ -19,6 +19,7 @@ from analysis.report import format_pct_vi, to_csv
 from analysis.targets import TargetError
 
 from .. import catalog, db
+from ..i18n import format_number
 from ..registry import units
 from ..reporting import counts, import_template, response_imports, standard, targets
 from ..reporting.selection import LEVELS, SOURCES, ReportError, Selection
@@ -70,15 +71,20 @@ def targets_load(files: tuple[Path, ...]) -> None:
         changes = targets.load(session, list(files) or targets.bundled_files())
     except TargetError as exc:
         session.rollback()
-        raise click.ClickException(f"{exc}. Nothing was loaded; fix the file and run the command again.") from None
+        raise click.ClickException(f"{exc}. " + say("Không nạp gì; sửa tệp rồi chạy lại lệnh.",
+                                                    "Nothing was loaded; fix the file and run the command again.")) from None
     session.commit()
     marks = {"new": "+", "updated": "~", "removed": "-"}
+    status_vi = {"new": "mới", "updated": "cập nhật", "removed": "xoá"}
     for change in changes:
         if change.status != "unchanged":
-            click.echo(f"{marks[change.status]} {change.target_id} ({change.file}): {change.status}")
+            click.echo(f"{marks[change.status]} {change.target_id} ({change.file}): "
+                       f"{say(status_vi[change.status], change.status)}")
     tally = {s: sum(c.status == s for c in changes) for s in ("new", "updated", "removed", "unchanged")}
-    click.echo(f"Targets: {tally['new']} new, {tally['updated']} updated, {tally['removed']} removed, "
-               f"{tally['unchanged']} unchanged.")
+    click.echo(say(f"Chỉ tiêu: {tally['new']} mới, {tally['updated']} cập nhật, {tally['removed']} xoá, "
+                   f"{tally['unchanged']} không đổi.",
+                   f"Targets: {tally['new']} new, {tally['updated']} updated, {tally['removed']} removed, "
+                   f"{tally['unchanged']} unchanged."))
 
 
 def _condition(comparator: str, threshold: float | None) -> str:
@@ -326,9 +332,11 @@ def report_refresh(full: bool) -> None:
     months = _refresh(session, "Rebuilding monthly counts", full)
     session.commit()
     if months:
-        click.echo(f"{months} month(s) rebuilt in {time.perf_counter() - start:.1f} s.")
+        seconds = time.perf_counter() - start
+        click.echo(say(f"Đã tính lại {months} tháng trong {format_number(seconds, 1)} giây.",
+                       f"{months} month(s) rebuilt in {seconds:.1f} s."))
     else:
-        click.echo("Report counts are up to date.")
+        click.echo(say("Số liệu báo cáo đã cập nhật đầy đủ.", "Report counts are up to date."))
 
 
 def init_app(app: Flask) -> None:

@@ -174,7 +174,8 @@ def test_bad_values_and_questionnaires(app, runner):
     assert source.exit_code == 2 and "--source" in source.output
 
 
-def test_refresh_rebuilds_months_and_then_has_nothing_to_do(app, runner, ledger):
+def test_refresh_rebuilds_months_and_then_has_nothing_to_do(app, runner, ledger, monkeypatch):
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
     first = runner.invoke(args=["report", "refresh"])
     assert first.exit_code == 0, first.output
     months = {r.when.astimezone(VN).strftime("%Y-%m") for r in ledger}
@@ -182,6 +183,8 @@ def test_refresh_rebuilds_months_and_then_has_nothing_to_do(app, runner, ledger)
     assert "up to date" in runner.invoke(args=["report", "refresh"]).output
     full = runner.invoke(args=["report", "refresh", "--full"])
     assert full.exit_code == 0 and f"{len(months)} month(s) rebuilt" in full.output
+    monkeypatch.setenv("LC_ALL", "vi_VN.UTF-8")
+    assert "Số liệu báo cáo đã cập nhật đầy đủ." in runner.invoke(args=["report", "refresh"]).output
 
 
 def test_csv_export_neutralises_formulas_in_names_and_keeps_numbers(app, runner, ledger, tmp_path):

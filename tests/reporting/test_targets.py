@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import pytest
 import yaml
 from sqlalchemy import select
 
@@ -29,12 +30,18 @@ def write(path: Path, data) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def english_cli(monkeypatch):
+    """These tests read the English messages (the CLI speaks Vietnamese unless the locale says en)."""
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+
+
 def stored(app) -> dict[str, tuple[str, str]]:
     with app.app_context():
         return {r.target_id: (r.source_file, r.definition) for r in get_session().scalars(select(PlanTarget))}
 
 
-def test_load_the_bundled_files_then_again_changes_nothing(app, runner):
+def test_load_the_bundled_files_then_again_changes_nothing(app, runner, monkeypatch):
     files = sorted((ROOT / "targets").glob("*.yaml"))
     ids = [t["id"] for f in files for t in yaml.safe_load(f.read_text(encoding="utf-8"))["targets"]]
     first = runner.invoke(args=["targets", "load"])
@@ -44,6 +51,8 @@ def test_load_the_bundled_files_then_again_changes_nothing(app, runner):
     assert sorted(stored(app)) == sorted(ids)
     again = runner.invoke(args=["targets", "load"])
     assert again.exit_code == 0 and f"0 new, 0 updated, 0 removed, {len(ids)} unchanged" in again.output
+    monkeypatch.setenv("LC_ALL", "vi_VN.UTF-8")
+    assert f"Chỉ tiêu: 0 mới, 0 cập nhật, 0 xoá, {len(ids)} không đổi." in runner.invoke(args=["targets", "load"]).output
     assert "+" not in again.output and "~" not in again.output
 
 
