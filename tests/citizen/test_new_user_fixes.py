@@ -84,3 +84,17 @@ def test_a_form_shown_again_leaves_out_sections_that_do_not_apply(client):
     assert resp.status_code == 422
     assert 'aria-labelledby="sec-access" hidden' in html, "no heading over questions that do not apply"
     assert 'aria-labelledby="sec-respondent" hidden' not in html
+
+
+def test_the_error_summary_counts_in_good_english(client):
+    from werkzeug.datastructures import MultiDict
+
+    from tests.conftest import FormPage
+    from tests.formdata import answers_for, post_body
+    from tests.qrkit import QUICK
+
+    form = FormPage(client.get("/q/counter-quick?lang=en").get_data(as_text=True))
+    answers = answers_for(QUICK, choose=4)
+    del answers["overall"]
+    html = client.post("/q/counter-quick?lang=en", data=MultiDict(post_body(form.hidden, answers))).get_data(as_text=True)
+    assert "Please check 1 answer<" in html
