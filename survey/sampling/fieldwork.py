@@ -18,10 +18,11 @@ from ..i18n import _
 from ..models import Field, FrameDossier, SampleDraw, SampleMember, Unit
 from ..qr import credentials, dossiers
 from ..qr.codes import dossier_url
+from .tracking import in_field
 from ..sheets import safe_cell, write_csv, write_rows
 
 SAMPLE_LINK_DAYS = 60
-COLUMNS = ("respondent_code", "selected", "reserve_rank", "stratum", "unit_code", "unit_name", "field", "dossier_code",
+COLUMNS = ("respondent_code", "selected", "reserve_rank", "status", "stratum", "unit_code", "unit_name", "field", "dossier_code",
            "completed_on", "procedure", "name", "address", "phone", "channel", "survey_link", "link_note")
 
 
@@ -57,8 +58,9 @@ def rows(session: Session, row: SampleDraw, *, base: str | None = None, days_val
     """One list per member: COLUMNS in order. Minting writes dossier-link rows: the caller commits."""
     signers: dict[int, object] = {}
     for member, dossier, unit, fld in members(session, row):
-        link, note = _link(session, dossier, unit, fld, signers, base, days_valid) if member.selected else ("", "")
-        yield [member.respondent_code, "x" if member.selected else "", member.reserve_rank or "", member.stratum, unit.code,
+        link, note = (_link(session, dossier, unit, fld, signers, base, days_valid) if in_field(member) else ("", ""))
+        yield [member.respondent_code, "x" if member.selected else "", member.reserve_rank or "", member.status,
+               member.stratum, unit.code,
                unit.name, fld.name_vi, dossier.dossier_code, dossier.completed_on.isoformat(), dossier.procedure or "",
                dossier.name or "", dossier.address or "", dossier.phone or "", dossier.channel or "", link, note]
 

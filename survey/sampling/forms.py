@@ -29,3 +29,8 @@ class DesignForm(FlaskForm):
     quota = StringField()
     total = StringField()
     seed = StringField()
+
+
+class StatusForm(FlaskForm):
+    respondent_code = StringField()
+    status = SelectField(validate_choice=False)

@@ -13,7 +13,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,8 +27,8 @@ from ..sheets import MAX_FILE_BYTES, SheetError
 from ..staff import audit, scope
 from ..staff.scope import require
 from . import design as designs
-from . import draws, fieldwork, frames
-from .forms import DesignForm, MappingForm, UploadForm
+from . import draws, fieldwork, frames, tracking
+from .forms import DesignForm, MappingForm, StatusForm, UploadForm
 
 bp = Blueprint("staff_sampling", __name__, url_prefix="/staff/sampling")
 UPLOAD_TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")
@@ -314,19 +314,48 @@ def design_post(code: str):
     return redirect(url_for("staff_sampling.draw", draw_id=row.id))
 
 
-@bp.get("/draws/<int:draw_id>")
-@require("personal_data", unit=unit_of_draw)
-def draw(draw_id: int):
-    """A draw: its record (seed, checksum), strata, the selected members and reserves (audited view)."""
+def _draw_page(row: SampleDraw, form: StatusForm, errors: list[str], status: int = 200):
     db = get_session()
-    row = db.get(SampleDraw, draw_id)
     members = fieldwork.members(db, row)
     audit.record(db, "personal_data_viewed", actor=me(), unit=row.design.unit, target=request.path, what="sample",
                  rows=len(members))
     db.commit()
     return render_template("staff/sampling/draw.html", draw=row, design=row.design, members=members,
                            strata=draws.strata_summary(db, row), formulas=designs.FORMULAS, allocations=designs.ALLOCATIONS,
-                           strata_labels=designs.STRATA, check=draws.verify(db, row))
+                           strata_labels=designs.STRATA, check=draws.verify(db, row), rates=tracking.rates(db, row.id),
+                           statuses=tracking.STATUSES, settable=tracking.SETTABLE, form=form, errors=errors,
+                           in_field=tracking.in_field), status
+
+
+@bp.get("/draws/<int:draw_id>")
+@require("personal_data", unit=unit_of_draw)
+def draw(draw_id: int):
+    """A draw: its record (seed, checksum), strata, response rates, the members and reserves (audited view)."""
+    return _draw_page(get_session().get(SampleDraw, draw_id), StatusForm(formdata=None), [])
+
+
+@bp.post("/draws/<int:draw_id>/status")
+@require("manage_samples", unit=unit_of_draw)
+def draw_status(draw_id: int):
+    """Record a member's fieldwork status by respondent code, or replace them with the next reserve."""
+    db = get_session()
+    row = db.get(SampleDraw, draw_id)
+    form = StatusForm()
+    try:
+        member = tracking.member_by_code(db, row.id, form.respondent_code.data or "")
+        if request.form.get("action") == "replace":
+            reserve = tracking.replace(db, member)
+            message = _("{old} được thay bằng người dự phòng {new} (thứ tự {rank} của tầng).", old=member.respondent_code,
+                        new=reserve.respondent_code, rank=reserve.reserve_rank)
+        else:
+            tracking.set_status(db, member, form.status.data or "")
+            message = _("{code}: {status}.", code=member.respondent_code, status=_(tracking.STATUSES[member.status]))
+    except tracking.TrackingError as exc:
+        db.rollback()
+        return _draw_page(row, form, [str(exc)], 422)
+    db.commit()
+    flash(message, "success")
+    return redirect(url_for("staff_sampling.draw", draw_id=row.id))
 
 
 @bp.get("/draws/<int:draw_id>/export")
