@@ -11,8 +11,9 @@ scope closest to the chosen unit; the verdict is the engine's exact binomial tes
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -190,10 +191,21 @@ class UnitRow:
         return self.figure.n < MIN_N
 
 
+@dataclass(frozen=True)
+class UnitInfo:
+    """The chosen unit as plain data: a built dashboard outlives the session that read it (build_cached)."""
+
+    id: int
+    code: str
+    name: str
+    path: str
+    parent_id: int | None
+
+
 @dataclass
 class Dashboard:
     filters: Filters
-    unit: Unit
+    unit: UnitInfo
     instruments: list[Questionnaire]
     fields: list[FieldRow]
     focus: Questionnaire | None  # the instrument whose elements, criteria and units are shown
@@ -258,13 +270,22 @@ def _ancestors(session: Session, unit: Unit) -> list[str]:
     return codes
 
 
-def _report(session: Session, q: Questionnaire, f: Filters, since: date, until: date, freq: str | None) -> pd.DataFrame:
-    by = ["unit", "field"] + (["period"] if freq else []) + (["channel"] if f.channel else [])
+def _report(session: Session, q: Questionnaire, f: Filters, since: date, until: date, freq: str | None,
+            by_unit: bool = False) -> pd.DataFrame:
+    """Figures of the subtree by field (and period), or by unit of the subtree (rolled up the tree).
+
+    The field table needs the subtree's totals only, so it asks for no unit dimension: its cells
+    are fields × periods, not units × fields × periods."""
+    by = (["unit"] if by_unit else ["field"]) + (["period"] if freq else []) + (["channel"] if f.channel else [])
     sel = Selection(q.key, since=since, until=until, unit=f.unit, field=f.field, source=f.source, by=tuple(by),
                     period=freq or "M")
     figures = standard_report(session, sel, targets=()).figures
     if f.channel and len(figures):
         figures = figures[figures["channel"].astype("object") == f.channel]
+    if "unit" not in figures:
+        figures = figures.assign(unit=f.unit)
+    if "field" not in figures:
+        figures = figures.assign(field=f.field or ALL)
     return figures
 
 
@@ -449,13 +470,41 @@ def build(session: Session, f: Filters) -> Dashboard:
     measure = "overall_item" if "overall_item" in measures or not measures else measures[0]
     funnel = next((r.target.threshold for r in focus_rows
                    if r.measure == measure and r.target and r.target.threshold is not None), None)
-    units = unit_rows(session, f, focus_current, unit, measure) if focus else []
+    units = unit_rows(session, f, _report(session, focus, f, f.period.since, f.period.until, None, by_unit=True), unit,
+                      measure) if focus else []
     excluded = {}
     for r in rows:
         if r.field == (KIND_FIELD.get(r.kind) or f.field or ALL):
             excluded[f"{r.instrument} · {r.source}"] = max(excluded.get(f"{r.instrument} · {r.source}", 0), r.current.n_excluded)
-    return Dashboard(f, unit, chosen, rows, focus, criteria, units, funnel, excluded, origin)
+    info = UnitInfo(unit.id, unit.code, unit.name, unit.path, unit.parent_id)
+    return Dashboard(f, info, chosen, rows, focus, criteria, units, funnel, excluded, origin)
 
 
-def with_filters(f: Filters, **changes) -> Filters:
-    return replace(f, **changes)
+def data_version(session: Session) -> tuple:
+    """What a built dashboard depends on besides its filters: the newest response, the newest flag
+    and the targets' last load (three index lookups). Equal versions mean equal figures."""
+    from sqlalchemy import func
+
+    from ..models import PlanTarget, ResponseFlag
+
+    return (session.scalar(select(func.max(Response.id))), session.scalar(select(func.max(ResponseFlag.id))),
+            session.scalar(select(func.max(PlanTarget.loaded_at))), session.scalar(select(func.count(PlanTarget.target_id))))
+
+
+_CACHE: OrderedDict[tuple, Dashboard] = OrderedDict()
+CACHE_SIZE = 16
+
+
+def build_cached(session: Session, f: Filters) -> Dashboard:
+    """build(), reused while the data has not changed: the page's two charts and its workbook come
+    right after the page with the same filters, and should not compute it all three more times."""
+    key = (f, str(session.get_bind().url), data_version(session))
+    board = _CACHE.get(key)
+    if board is None:
+        board = build(session, f)
+        _CACHE[key] = board
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    return board

@@ -70,7 +70,7 @@ def _build(code: str) -> dashboard.Dashboard:
     f = _filters(code)
     db = get_session()
     try:
-        board = dashboard.build(db, f)
+        board = dashboard.build_cached(db, f)
     except dashboard.DashboardError as exc:
         db.rollback()
         abort_with(400, str(exc))
@@ -95,7 +95,8 @@ def dashboard_page(code: str):
     board = _build(code)
     db = get_session()
     # the unit above (when the reader may see it) and the units right below: a province has thousands of communes
-    up = [board.unit.parent] if board.unit.parent is not None and scope.may(me(), "view_reports", board.unit.parent) else []
+    parent = db.get(Unit, board.unit.parent_id) if board.unit.parent_id else None
+    up = [parent] if parent is not None and scope.may(me(), "view_reports", parent) else []
     nearby = up + db.scalars(select(Unit).where(Unit.parent_id == board.unit.id).order_by(Unit.name)).all()
     fields = db.execute(select(Field.code, Field.name_vi).order_by(Field.name_vi)).all()
     return render_template("staff/reports.html", board=board, query=_query(board.filters), nearby=nearby,
@@ -111,7 +112,7 @@ def workbook_xlsx(code: str):
     board = _build(code)
     body = workbook.build(board, datetime.now(UTC))
     db = get_session()
-    audit.record(db, "export", actor=me(), unit=board.unit, target=f"reports/{code}/bao-cao.xlsx", **_query(board.filters))
+    audit.record(db, "export", actor=me(), unit=db.get(Unit, board.unit.id), target=f"reports/{code}/bao-cao.xlsx", **_query(board.filters))
     db.commit()
     name = f"bao-cao-hai-long-{code}-{board.filters.period.since:%Y%m%d}-{board.filters.period.until:%Y%m%d}.xlsx"
     return Response(body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
