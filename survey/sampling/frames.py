@@ -94,7 +94,11 @@ def read_table(path: str | Path) -> Table:
     if not top:
         raise FrameError(_("Tệp không có dữ liệu."))
     widest = max(sum(1 for c in cells if c) for _line, cells in top)
-    line, cells = next((ln, c) for ln, c in top if sum(1 for x in c if x) * 2 >= widest and sum(1 for x in c if x) >= 2)
+    found = next(((ln, c) for ln, c in top if sum(1 for x in c if x) * 2 >= widest and sum(1 for x in c if x) >= 2), None)
+    if found is None:
+        raise FrameError(_("Không tìm thấy dòng tiêu đề của bảng (một dòng có ít nhất các cột mã hồ sơ, đơn vị, "
+                           "lĩnh vực, ngày hoàn thành) trong {n} dòng đầu.", n=HEADER_SEARCH_LINES))
+    line, cells = found
     index = next(i for i, (ln, _c) in enumerate(lines) if ln == line)
     headers = [unicodedata.normalize("NFC", c) for c in cells]
     return Table(line, headers, [(ln, c) for ln, c in lines[index + 1:]])

@@ -127,3 +127,10 @@ def test_xlsx_with_real_dates(ctx, tmp_path):
     assert report.created == 1 and not report.rejected
     row = ctx.scalar(select(FrameDossier))
     assert row.completed_on.isoformat() == "2026-10-05" and row.phone == "0987654321"
+
+
+def test_a_file_without_a_table_header_is_refused_with_the_fix(ctx, tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("Danh sách\nHS-1\nHS-2\n", encoding="utf-8")
+    with pytest.raises(frames.FrameError, match="dòng tiêu đề"):
+        frames.import_frame(ctx, unit("11953"), path, source="s")
