@@ -18,8 +18,8 @@ from ..i18n import _
 from ..models import Field, FrameDossier, SampleDraw, SampleMember, Unit
 from ..qr import credentials, dossiers
 from ..qr.codes import dossier_url
-from .tracking import in_field
 from ..sheets import safe_cell, write_csv, write_rows
+from .tracking import in_field
 
 SAMPLE_LINK_DAYS = 60
 COLUMNS = ("respondent_code", "selected", "reserve_rank", "status", "stratum", "unit_code", "unit_name", "field", "dossier_code",

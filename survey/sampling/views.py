@@ -6,7 +6,6 @@ domain module, commit once.
 """
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import time
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session
 from ..db import get_session
 from ..errors import abort_with
 from ..i18n import _, get_locale
-from ..models import Field, FrameDossier, FrameImport, SampleDesign, SampleDraw, SampleMember, Unit
+from ..models import Field, FrameDossier, FrameImport, SampleDesign, SampleDraw, Unit
 from ..qr import codes
 from ..sheets import MAX_FILE_BYTES, SheetError
 from ..staff import audit, scope

@@ -29,7 +29,7 @@ def upload(client, body: str, source: str = "Một cửa điện tử", name: st
 
 def mapping_post(client, html: str, **override):
     token = re.search(r'name="token" type="hidden" value="([^"]+)"', html).group(1)
-    selected = dict(re.findall(r'<select id="map_(\w+)".*?<option value="([^"]*)" selected>', html, re.S))
+    selected = dict(re.findall(r'<select id="map_(\w+)".*?<option value="([^"]*)" selected>', html, re.DOTALL))
     form = {"csrf_token": csrf_token(html), "token": token, "source": "Một cửa điện tử",
             **{f"map_{t}": h for t, h in selected.items()}, **override}
     return client.post(f"{BASE}/11953/frames/import", data=form)

@@ -50,7 +50,7 @@ def test_unknown_code_is_named(ctx):
         tracking.member_by_code(ctx, draw_id, "XYZ")
 
 
-def test_status_page(app, tree, as_role, sample_draws):
+def test_status_page(app, tree, as_role, sample_draws):  # noqa: F811
     c = as_role("coordinator")
     url = f"/staff/sampling/draws/{tree.ids['draw_a']}"
     page = c.get(url).get_data(as_text=True)
