@@ -140,3 +140,38 @@ def test_mask_hides_phones_ids_and_emails(text, hidden):
 def test_mask_keeps_ordinary_numbers_and_text():
     text = "Chờ 45 phút, 3 lần đi lại, năm 2025, hồ sơ số 12/KH; cán bộ rất nhiệt tình!"
     assert comments.mask(text) == text
+
+
+def test_channel_filter_counts_only_that_channel(app, ledger):
+    with app.test_request_context():
+        board = d.build(get_session(), d.Filters(d.parse_period("quarter", "2025-Q1"), "P", channel="paper"))
+    row = next(r for r in board.fields if r.field == "dat-dai" and r.source == "feedback")
+    rows = [r for r in ledger if r.unit and r.field == "dat-dai" and r.source == "feedback" and not r.flags
+            and r.channel == "paper" and in_quarter(r, 2025, 1)]
+    x, n = share(rows)
+    assert (row.current.n, row.current.pct) == (n, pytest.approx(100 * x / n))
+
+
+def test_a_local_higher_than_previous_target_is_judged_by_the_newcombe_interval(app, ledger):
+    from analysis.targets import parse_targets
+
+    local = parse_targets({"targets": [{
+        "id": "x1-higher", "indicator": "tthc", "scope": "X1", "field": "all", "comparator": "higher_than_previous",
+        "threshold": None, "period": "2025", "source": "Kế hoạch số 1/KH-UBND của xã: năm sau cao hơn năm trước"}]})
+    with app.test_request_context():
+        session = get_session()
+        unit = session.scalar(d.select(d.Unit).where(d.Unit.code == "X1"))
+        ancestors = d._ancestors(session, unit)
+        found = d.applicable_targets(local, "sipas", "all", ["overall_item"], d.parse_period("quarter", "2025-Q2"),
+                                     ancestors, None)
+        elsewhere = d.applicable_targets(local, "sipas", "all", ["overall_item"], d.parse_period("quarter", "2025-Q2"),
+                                         ["X3", "P"], None)
+    assert [t.id for t in found] == ["x1-higher"] and elsewhere == []
+    row = d.FieldRow("q", "q", "sipas", "feedback", "all", "all", "overall_item",
+                     d.Figure(n=120, n_eff=120, pct=75.0), d.Figure(n=100, n_eff=100, pct=60.0), target=found[0])
+    d.judge(row)
+    # Newcombe at 90% (one-sided α = 0.05): 90/120 against 60/100
+    l1, u1 = proportion_confint(90, 120, alpha=0.10, method="wilson")
+    l0, u0 = proportion_confint(60, 100, alpha=0.10, method="wilson")
+    low = 0.75 - 0.60 - math.sqrt((0.75 - l1) ** 2 + (u0 - 0.60) ** 2)
+    assert row.verdict == ("dat" if low > 0 else "chua_du_co_so")
