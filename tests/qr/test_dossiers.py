@@ -168,11 +168,11 @@ def test_offline_link_for_a_minted_dossier_shares_its_single_use(app, client, pl
     assert client.get(other).status_code == 409
 
 
-def test_unknown_codes_in_a_signed_link_still_count_for_the_unit(app, client, place):
+def test_unknown_codes_in_a_signed_link_are_refused_not_misfiled(app, client, place):
+    """Storing the answer with its field silently dropped would misfile it in every report by field."""
     url = offline_link(place.key_id, place.secret, "HS-X", "khong-co", "cung-khong-co", TODAY)
-    assert submit(client, url).status_code == 303
-    [stored] = responses(app)
-    assert (stored.unit_id, stored.field_id, stored.procedure_id) == (place.commune_id, None, None)
+    assert client.get(url).status_code == 404
+    assert responses(app) == []
 
 
 def test_inactive_unit_links_are_refused(app, client, place):
