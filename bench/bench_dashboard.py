@@ -1,0 +1,88 @@
+"""The reports dashboard (survey.reporting.dashboard.build) and its Excel workbook at 100,000 and
+1,000,000 responses, on the demo province.
+
+    python -m bench.bench_dashboard [--sizes 100000 1000000] [--keep DIR] [--db sqlite|postgresql]
+
+Databases are built as in bench.bench_analysis_db (demo province, demo responses, count refresh;
+reused with --keep). Then, each in a fresh process and three times (first and best printed with
+the peak RSS): the dashboard of the whole province for the year 2025 (every instrument with
+responses, previous year beside it, field table with verdicts, elements and criteria, units),
+and the same followed by the workbook (charts included). Goals: dashboard ≤ 1 s at 1M and
+≤ 1.5× its 100k time; workbook ≤ 10 s. Not part of the test suite.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+from bench.bench_analysis_db import ROOT, app_for, build, databases, peak_rss_mb
+
+GOALS = {"dashboard_s": 1.0, "ratio": 1.5, "workbook_s": 10.0}
+
+
+def measure(url: str, what: str) -> dict:
+    from survey.db import get_session
+    from survey.reporting import dashboard, workbook
+
+    app = app_for(url)
+    times = []
+    with app.test_request_context():
+        session = get_session()
+        f = dashboard.Filters(dashboard.parse_period("year", "2025"), "33")
+        for _ in range(3):
+            start = time.perf_counter()
+            board = dashboard.build(session, f)
+            size = len(workbook.build(board, datetime.now(UTC))) if what == "xlsx" else 0
+            times.append(time.perf_counter() - start)
+            session.rollback()
+    return {"first_s": times[0], "best_s": min(times), "rss_mb": peak_rss_mb(), "rows": len(board.fields),
+            "units": len(board.units), "bytes": size}
+
+
+def run_measure(url: str, what: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "bench.bench_dashboard", "--measure", url, what],
+                         cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--keep", type=str)
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--measure", nargs=2, metavar=("URL", "WHAT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(*args.measure)))
+        return 0
+    from pathlib import Path
+
+    from bench.common import machine
+
+    print(machine(), f"database: {args.db}", flush=True)
+    results: dict[int, dict] = {}
+    with databases(args.db, Path(args.keep) if args.keep else None) as url_for:
+        for size in args.sizes:
+            url, kept = url_for(size)
+            print(f"\n{size:,} responses → {url}{' (kept)' if kept else ''}", flush=True)
+            if not kept:
+                build(url, size)
+            for what, label in (("page", "dashboard"), ("xlsx", "dashboard + Excel workbook")):
+                r = results.setdefault(size, {})[what] = run_measure(url, what)
+                print(f"  {label}: first {r['first_s']:.2f} s, best {r['best_s']:.2f} s, peak RSS {r['rss_mb']:.0f} MB "
+                      f"({r['rows']} field rows, {r['units']} unit rows{', ' + format(r['bytes'], ',') + ' bytes' if r['bytes'] else ''})",
+                      flush=True)
+    if len(args.sizes) > 1:
+        small, large = min(args.sizes), max(args.sizes)
+        a, b = results[small]["page"]["best_s"], results[large]["page"]["best_s"]
+        print(f"dashboard: {a:.2f} s at {small:,} → {b:.2f} s at {large:,}, ratio {b / a:.2f} "
+              f"(goal ≤ {GOALS['dashboard_s']} s and ≤ {GOALS['ratio']}×)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
