@@ -21,7 +21,7 @@ from .dashboard import SOURCE_LABELS, Dashboard
 
 SHADES = ("#7f1d1d", "#d98c8c", "#d9d9d9", "#8fb3d9", "#0b3d91")  # 1 … 5, distinct in grey too
 HATCHES = ("xxx", "//", "", "..", "")
-_STYLE = re.compile(r"<style[^>]*>.*?</style>", re.S)
+_STYLE = re.compile(r"<style[^>]*>.*?</style>", re.DOTALL)
 
 
 def _pyplot():

@@ -16,7 +16,16 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from .. import catalog
-from ..models import Answer, CommentReview, Field, QuestionnaireVersion, Response, ResponseFlag, StaffUser, Unit
+from ..models import (
+    Answer,
+    CommentReview,
+    Field,
+    QuestionnaireVersion,
+    Response,
+    ResponseFlag,
+    StaffUser,
+    Unit,
+)
 from .counts import VN
 from .dashboard import DashboardError, Filters
 

@@ -20,7 +20,7 @@ from analysis.inference import MIN_N
 
 from ..i18n import _
 from ..sheets import safe_cell
-from .dashboard import MEASURE_LABELS, SOURCE_LABELS, VERDICT_LABELS, Dashboard, Figure
+from .dashboard import MEASURE_LABELS, SOURCE_LABELS, Dashboard, Figure
 
 PCT = "0.0%"
 FILLS = {"dat": "C6EFCE", "khong_dat": "FFC7CE", "chua_du_co_so": "FFEB9C", "chua_du_du_lieu": "E7E6E6"}

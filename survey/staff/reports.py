@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,7 +26,8 @@ from ..db import get_session
 from ..errors import abort_with
 from ..i18n import _
 from ..models import Field, Unit
-from ..reporting import charts, comments as comment_store, dashboard, workbook
+from ..reporting import charts, dashboard, workbook
+from ..reporting import comments as comment_store
 from . import audit, scope
 from .forms import ActionForm
 from .scope import require

@@ -12,7 +12,8 @@ from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
 from survey.db import get_session
-from survey.reporting import comments, dashboard as d
+from survey.reporting import comments
+from survey.reporting import dashboard as d
 from tests.reporting.test_reports import VN, seed
 
 
