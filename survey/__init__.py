@@ -34,9 +34,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     if test_config is None:
         app.config.from_prefixed_env("SURVEY")
-        security.secret_key_from_environment(app)
-        if app.config.get("SECRET_KEY"):
-            security.check_secret_key(app.config["SECRET_KEY"])
+        security.keys_from_environment(app)
+        security.check_keys(app.config)
     else:
         app.config.from_mapping(test_config)
     if not app.config.get("SECRET_KEY"):

@@ -67,22 +67,30 @@ class SessionInterface(SecureCookieSessionInterface):
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
 
-def secret_key_from_environment(app: Flask) -> None:
-    """SURVEY_SECRET_KEY as the literal string: from_prefixed_env would turn '12345' into an
-    int and 'true' into a bool, which later break signing with a 500."""
-    raw = os.environ.get("SURVEY_SECRET_KEY")
-    if raw is not None:
-        app.config["SECRET_KEY"] = raw
+KEYS = ("SECRET_KEY", "LINK_KEY")  # signs sessions, tickets, device hashes; wraps units' HMAC secrets
 
 
-def check_secret_key(key: object) -> None:
+def keys_from_environment(app: Flask) -> None:
+    """SURVEY_SECRET_KEY and SURVEY_LINK_KEY as the literal strings: from_prefixed_env would turn
+    '12345' into an int and 'true' into a bool, which later break signing with a 500."""
+    for name in KEYS:
+        raw = os.environ.get(f"SURVEY_{name}")
+        if raw is not None:
+            app.config[name] = raw
+
+
+def check_keys(config: dict) -> None:
     """Refuse to start with a key an attacker could guess (tests configure their own)."""
-    if not isinstance(key, str) or len(key) < MIN_SECRET_LENGTH or key.strip().lower() in WELL_KNOWN_SECRETS:
-        raise SecretKeyError(
-            f"SURVEY_SECRET_KEY must be a random string of at least {MIN_SECRET_LENGTH} characters, the same on "
-            "every app server; generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))' "
-            "(or unset it to use the key generated in instance/secret_key)"
-        )
+    for name in KEYS:
+        key = config.get(name)
+        if key is None or (key == "" and name == "LINK_KEY"):
+            continue
+        if not isinstance(key, str) or len(key) < MIN_SECRET_LENGTH or key.strip().lower() in WELL_KNOWN_SECRETS:
+            raise SecretKeyError(
+                f"SURVEY_{name} must be a random string of at least {MIN_SECRET_LENGTH} characters, the same on "
+                "every app server; generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                + (" (or unset it to use the key generated in instance/secret_key)" if name == "SECRET_KEY" else "")
+            )
 
 
 def refuse_control_characters(req: Request) -> None:

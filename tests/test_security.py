@@ -189,6 +189,14 @@ def test_short_or_guessable_secret_keys_refuse_to_start(environment, value):
         create_app()
 
 
+@pytest.mark.parametrize("value", ["12345", "changeme", "y" * 20])
+def test_a_weak_link_key_refuses_to_start_too(environment, value):
+    environment.setenv("SURVEY_SECRET_KEY", "k" * 48)
+    environment.setenv("SURVEY_LINK_KEY", value)
+    with pytest.raises(SecretKeyError, match="SURVEY_LINK_KEY must be"):
+        create_app()
+
+
 def test_a_long_numeric_secret_key_stays_a_string(environment):
     environment.setenv("SURVEY_SECRET_KEY", "1" * 40)
     assert create_app().config["SECRET_KEY"] == "1" * 40
