@@ -1,6 +1,7 @@
 """Typed models, split by subject. Importing this package registers every table on Base."""
 from .comments import CommentReview
 from .counts import AnswerCount, CountWatermark, ResponseSignature
+from .jobs import PosterJob
 from .questionnaire import QuestionnaireVersion
 from .registry import Counter, Field, Procedure, Unit, UnitCredential, counter_fields
 from .sampling import FrameDossier, FrameImport, FrameSource, SampleDesign, SampleDraw, SampleMember
@@ -11,5 +12,5 @@ from .tokens import DossierToken, RateCounter
 
 __all__ = [
     "Answer", "AuditEvent", "CommentReview", "FrameDossier", "FrameImport", "FrameSource", "SampleDesign", "SampleDraw", "SampleMember", "RoleGrant", "StaffUser", "AnswerCount", "CountWatermark", "Counter", "DossierToken", "Field", "IdempotencyKey", "Procedure", "QuestionnaireVersion",
-    "PlanTarget", "RateCounter", "Response", "ResponseFlag", "ResponseSignature", "Unit", "UnitCredential", "counter_fields",
+    "PlanTarget", "PosterJob", "RateCounter", "Response", "ResponseFlag", "ResponseSignature", "Unit", "UnitCredential", "counter_fields",
 ]
