@@ -38,6 +38,9 @@ class Response(Base):
     # Keyed hash of the first-party device cookie, per counter: lets repeats be flagged
     # without identifying anyone.
     device_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # repeat checks look it up
+    # A sampled response's draw and stratum (never the member or respondent code): weighted estimates group by them.
+    sample_draw_id: Mapped[int | None] = mapped_column(ForeignKey("sample_draws.id"), index=True)
+    stratum: Mapped[str | None] = mapped_column(String(120))
 
     answers: Mapped[list[Answer]] = relationship(back_populates="response", cascade="all, delete-orphan")
     flags: Mapped[list[ResponseFlag]] = relationship(back_populates="response", cascade="all, delete-orphan")

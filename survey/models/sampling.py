@@ -84,10 +84,12 @@ class SampleDesign(Base):
     proportion: Mapped[float] = mapped_column(Float)
     response_rate: Mapped[float] = mapped_column(Float)
     design_effect: Mapped[float] = mapped_column(Float)
-    allocation: Mapped[str] = mapped_column(String(20))  # proportional | equal | quota
+    allocation: Mapped[str] = mapped_column(String(20))  # proportional | equal | quota | neyman
     minimum: Mapped[int] = mapped_column(Integer, default=0)
     quota: Mapped[int | None] = mapped_column(Integer)
     total: Mapped[int | None] = mapped_column(Integer)  # a size set by hand instead of the formula
+    # Neyman: JSON {stratum: [p, answers, fallback]} frozen at save, so a verify re-derives the same n_h
+    neyman_basis: Mapped[str | None] = mapped_column(Text)
     actor_login: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
