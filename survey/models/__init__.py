@@ -2,6 +2,8 @@
 from .comments import CommentReview
 from .counts import AnswerCount, CountWatermark, ResponseSignature
 from .jobs import PosterJob
+from .entry import DrawEntryOption, PaperKeying, PaperRecheck, StaffEntry
+from .published import PublishedReport
 from .questionnaire import QuestionnaireVersion
 from .registry import Counter, Field, Procedure, Unit, UnitCredential, counter_fields
 from .sampling import FrameDossier, FrameImport, FrameSource, SampleDesign, SampleDraw, SampleMember
@@ -11,6 +13,6 @@ from .targets import PlanTarget
 from .tokens import DossierToken, RateCounter
 
 __all__ = [
-    "Answer", "AuditEvent", "CommentReview", "FrameDossier", "FrameImport", "FrameSource", "SampleDesign", "SampleDraw", "SampleMember", "RoleGrant", "StaffUser", "AnswerCount", "CountWatermark", "Counter", "DossierToken", "Field", "IdempotencyKey", "Procedure", "QuestionnaireVersion",
-    "PlanTarget", "PosterJob", "RateCounter", "Response", "ResponseFlag", "ResponseSignature", "Unit", "UnitCredential", "counter_fields",
+    "Answer", "AuditEvent", "CommentReview", "FrameDossier", "FrameImport", "FrameSource", "SampleDesign", "SampleDraw", "SampleMember", "RoleGrant", "StaffUser", "AnswerCount", "CountWatermark", "Counter", "DossierToken", "DrawEntryOption", "PaperKeying", "PaperRecheck", "StaffEntry", "Field", "IdempotencyKey", "Procedure", "QuestionnaireVersion",
+    "PlanTarget", "PosterJob", "PublishedReport", "RateCounter", "Response", "ResponseFlag", "ResponseSignature", "Unit", "UnitCredential", "counter_fields",
 ]
