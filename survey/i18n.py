@@ -14,9 +14,12 @@ officials expect.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import quote, urlencode
 
 from babel.numbers import format_decimal
@@ -50,9 +53,23 @@ def translations(locale: str) -> Translations:
         raise RuntimeError(f"{path} is missing: run `make translations` (it compiles the .po)") from None
 
 
+_OUTSIDE_REQUEST: ContextVar[str] = ContextVar("locale_outside_request", default=SOURCE)
+
+
+@contextmanager
+def outside_request(locale: str) -> Iterator[None]:
+    """`_()` outside a request speaks `locale` within the block (a CLI command in the shell's
+    language); everywhere else outside a request it stays Vietnamese, the source."""
+    token = _OUTSIDE_REQUEST.set(locale if locale in LANGUAGES else SOURCE)
+    try:
+        yield
+    finally:
+        _OUTSIDE_REQUEST.reset(token)
+
+
 def get_locale() -> str:
     if not has_request_context():
-        return SOURCE
+        return _OUTSIDE_REQUEST.get()
     if "locale" not in g:
         asked = request.args.get("lang") or _posted_lang() or request.cookies.get(COOKIE)
         g.locale = asked if asked in LANGUAGES else SOURCE

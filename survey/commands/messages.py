@@ -3,14 +3,20 @@
 The command line has no request to negotiate a language with, so it follows the POSIX
 locale variables in their order of precedence (LC_ALL, LC_MESSAGES, LANG): a value starting
 with 'en' gives English, anything else (or nothing) Vietnamese. Errors stay one line either way.
+Commands write `say(vi, en)`; the groups are `SpeakingGroup`s, so what domain functions say with
+`_()` (row reasons, refusals) comes out in the same language.
 """
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, Iterator, TypeVar
 
-from ..i18n import VIETNAM
+import click
+from flask.cli import AppGroup
+
+from ..i18n import VIETNAM, outside_request
 
 
 def cli_language() -> str:
@@ -23,6 +29,21 @@ def cli_language() -> str:
 
 
 T = TypeVar("T")
+
+
+@contextmanager
+def speaking() -> Iterator[None]:
+    """`_()` in domain code speaks the CLI's language within the block."""
+    with outside_request(cli_language()):
+        yield
+
+
+class SpeakingGroup(AppGroup):
+    """A command group whose commands run inside `speaking()`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with speaking():
+            return super().invoke(ctx)
 
 
 def say(vi: T, en: T) -> T:

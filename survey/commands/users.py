@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import db
 from ..models import StaffUser, Unit
 from ..staff import accounts, audit, scope
+from .messages import SpeakingGroup, say
 
-users_cli = AppGroup("users", help="Staff accounts: create, disable, enable, reset, list, grant.")
+users_cli = SpeakingGroup("users", help=say("Tài khoản cán bộ: tạo, khoá, mở khoá, cấp lại mật khẩu, liệt kê, cấp vai trò.",
+                                            "Staff accounts: create, disable, enable, reset, list, grant."))
 ROLE = click.Choice(sorted(scope.ROLES))
 
 
 def _user(session: Session, login: str) -> StaffUser:
     user = accounts.by_login(session, login)
     if user is None:
-        raise click.ClickException(f"no account '{login}' (see: flask --app wsgi users list)")
+        raise click.ClickException(say(f"không có tài khoản '{login}' (xem: flask --app wsgi users list)",
+                                       f"no account '{login}' (see: flask --app wsgi users list)"))
     return user
 
 
@@ -28,7 +30,8 @@ def _unit(session: Session, code: str | None) -> Unit | None:
         return None
     unit = session.scalar(select(Unit).filter_by(code=code))
     if unit is None:
-        raise click.ClickException(f"no unit with code '{code}'")
+        raise click.ClickException(say(f"không có đơn vị mã '{code}' (xem: flask --app wsgi counters list)",
+                                       f"no unit with code '{code}' (see: flask --app wsgi counters list)"))
     return unit
 
 
@@ -38,6 +41,14 @@ def _grant(session: Session, user: StaffUser, role: str, unit: Unit | None) -> N
     except scope.ScopeError as exc:
         raise click.ClickException(str(exc)) from None
     audit.record(session, "role_granted", actor_login="cli", unit=unit, target=user.login, role=role)
+
+
+def _password(user: StaffUser, password: str, first: bool) -> None:
+    """A one-time password, printed once."""
+    click.echo(say(f"tên đăng nhập:          {user.login}\nmật khẩu dùng một lần: {password}",
+                   f"login:             {user.login}\none-time password: {password}"))
+    click.echo(say("Chỉ hiển thị một lần; phải đổi ở lần đăng nhập " + ("đầu tiên." if first else "tiếp theo."),
+                   "Shown once; it must be changed at the " + ("first" if first else "next") + " log-in."))
 
 
 @users_cli.command("create")
@@ -56,8 +67,7 @@ def users_create(login: str, full_name: str, role: str | None, unit_code: str | 
     if role:
         _grant(session, user, role, _unit(session, unit_code))
     session.commit()
-    click.echo(f"login:    {user.login}\none-time password: {password}\n"
-               "Shown once; it must be changed at the first log-in.")
+    _password(user, password, first=True)
 
 
 @users_cli.command("grant")
@@ -70,7 +80,7 @@ def users_grant(login: str, role: str, unit_code: str | None) -> None:
     user = _user(session, login)
     _grant(session, user, role, _unit(session, unit_code))
     session.commit()
-    click.echo(f"{user.login}: {role}" + (f" on {unit_code}" if unit_code else ""))
+    click.echo(f"{user.login}: {role}" + (say(f" trên đơn vị {unit_code}", f" on {unit_code}") if unit_code else ""))
 
 
 @users_cli.command("disable")
@@ -82,7 +92,7 @@ def users_disable(login: str) -> None:
     accounts.set_active(session, user, False)
     audit.record(session, "user_disabled", actor_login="cli", target=user.login)
     session.commit()
-    click.echo(f"{user.login}: disabled")
+    click.echo(say(f"{user.login}: đã khoá", f"{user.login}: disabled"))
 
 
 @users_cli.command("enable")
@@ -94,7 +104,7 @@ def users_enable(login: str) -> None:
     accounts.set_active(session, user, True)
     audit.record(session, "user_enabled", actor_login="cli", target=user.login)
     session.commit()
-    click.echo(f"{user.login}: enabled")
+    click.echo(say(f"{user.login}: đã mở khoá", f"{user.login}: enabled"))
 
 
 @users_cli.command("reset")
@@ -106,8 +116,7 @@ def users_reset(login: str) -> None:
     password = accounts.reset_password(session, user)
     audit.record(session, "password_reset", actor_login="cli", target=user.login)
     session.commit()
-    click.echo(f"login:    {user.login}\none-time password: {password}\n"
-               "Shown once; it must be changed at the next log-in.")
+    _password(user, password, first=False)
 
 
 @users_cli.command("list")
@@ -116,8 +125,8 @@ def users_list() -> None:
     session = db.get_session()
     for user in session.scalars(select(StaffUser).order_by(StaffUser.login)):
         roles = ", ".join(g.role + (f"@{g.unit.code}" if g.unit else "") for g in user.roles) or "-"
-        state = "active" if user.active else "disabled"
-        pending = " (password change pending)" if user.must_change_password else ""
+        state = say("hoạt động", "active") if user.active else say("đã khoá", "disabled")
+        pending = say(" (chưa đổi mật khẩu lần đầu)", " (password change pending)") if user.must_change_password else ""
         click.echo(f"{user.login:<24} {state:<9} {roles}{pending}  {user.full_name}")
 
 
@@ -129,12 +138,15 @@ def users_demo(if_empty: bool, base: str) -> None:
     session = db.get_session()
     if accounts.count_users(session):
         if if_empty:
-            click.echo("Staff accounts exist already: no demo accounts created (flask --app wsgi users list).")
+            click.echo(say("Đã có tài khoản cán bộ: không tạo tài khoản minh hoạ (xem: flask --app wsgi users list).",
+                           "Staff accounts exist already: no demo accounts created (flask --app wsgi users list)."))
             return
-        raise click.ClickException("staff accounts exist already")
+        raise click.ClickException(say("đã có tài khoản cán bộ; tạo thêm bằng: flask --app wsgi users create",
+                                       "staff accounts exist already; add one with: flask --app wsgi users create"))
     commune = session.scalar(select(Unit).where(Unit.kind.in_(("commune", "ward")), Unit.active).order_by(Unit.path))
     if commune is None:
-        raise click.ClickException("no commune or ward in the unit tree: load demo data first (flask --app wsgi demo load)")
+        raise click.ClickException(say("cây đơn vị chưa có xã hoặc phường: nạp dữ liệu minh hoạ trước (flask --app wsgi demo load)",
+                                       "no commune or ward in the unit tree: load demo data first (flask --app wsgi demo load)"))
     admin, admin_pw = accounts.create_user(session, "quantri", "Quản trị hệ thống (demo)")
     _grant(session, admin, "system_admin", None)
     reader, reader_pw = accounts.create_user(session, "xem.baocao", f"Cán bộ xem báo cáo – {commune.name} (demo)")
@@ -142,9 +154,12 @@ def users_demo(if_empty: bool, base: str) -> None:
     for user in (admin, reader):
         audit.record(session, "user_created", actor_login="cli", target=user.login, demo=True)
     session.commit()
-    click.echo(f"Staff log-in: {base.rstrip('/')}/staff/login (change each one-time password at the first log-in)")
-    click.echo(f"  system administrator: {admin.login} / {admin_pw}")
-    click.echo(f"  reader of {commune.name} ({commune.code}): {reader.login} / {reader_pw}")
+    login = f"{base.rstrip('/')}/staff/login"
+    click.echo(say(f"Đăng nhập cán bộ: {login} (đổi mật khẩu dùng một lần ở lần đăng nhập đầu)",
+                   f"Staff log-in: {login} (change each one-time password at the first log-in)"))
+    click.echo(say(f"  quản trị hệ thống: {admin.login} / {admin_pw}", f"  system administrator: {admin.login} / {admin_pw}"))
+    click.echo(say(f"  xem báo cáo của {commune.name} ({commune.code}): {reader.login} / {reader_pw}",
+                   f"  reader of {commune.name} ({commune.code}): {reader.login} / {reader_pw}"))
 
 
 def init_app(app: Flask) -> None:

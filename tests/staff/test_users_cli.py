@@ -7,18 +7,20 @@ from tests.staff.conftest import audit_rows, login
 
 
 def otp(output: str) -> str:
-    return re.search(r"one-time password: (\S+)", output).group(1)
+    return re.search(r"(?:mật khẩu dùng một lần|one-time password): (\S+)", output).group(1)
 
 
 def test_create_grant_list_disable_enable_reset(app, runner, tree):
     created = runner.invoke(args=["users", "create", "tran.van.c", "--name", "Trần Văn C", "--role", "unit_admin", "--unit", tree.commune_b])
     assert created.exit_code == 0, created.output
     first = otp(created.output)
+    assert "Chỉ hiển thị một lần; phải đổi ở lần đăng nhập đầu tiên." in created.output
     assert login(app.test_client(), "tran.van.c", first).headers["Location"].endswith("/staff/password")
     listed = runner.invoke(args=["users", "list"]).output
-    assert re.search(r"tran\.van\.c\s+active\s+unit_admin@12001 \(password change pending\)", listed)
+    assert re.search(r"tran\.van\.c\s+hoạt động\s+unit_admin@12001 \(chưa đổi mật khẩu lần đầu\)", listed)
     assert runner.invoke(args=["users", "grant", "tran.van.c", "--role", "reader", "--unit", tree.province]).exit_code == 0
-    assert runner.invoke(args=["users", "disable", "tran.van.c"]).exit_code == 0
+    disabled = runner.invoke(args=["users", "disable", "tran.van.c"])
+    assert disabled.exit_code == 0 and "tran.van.c: đã khoá" in disabled.output
     assert login(app.test_client(), "tran.van.c", first).status_code == 401
     assert runner.invoke(args=["users", "enable", "tran.van.c"]).exit_code == 0
     reset = runner.invoke(args=["users", "reset", "tran.van.c"])
@@ -30,9 +32,9 @@ def test_create_grant_list_disable_enable_reset(app, runner, tree):
 
 
 def test_bad_input_is_a_clear_error(runner, tree):
-    assert "no account 'khong.co'" in runner.invoke(args=["users", "disable", "khong.co"]).output
+    assert "không có tài khoản 'khong.co'" in runner.invoke(args=["users", "disable", "khong.co"]).output
     bad_unit = runner.invoke(args=["users", "grant", "reader", "--role", "reader", "--unit", "99999"])
-    assert bad_unit.exit_code == 1 and "no unit with code '99999'" in bad_unit.output
+    assert bad_unit.exit_code == 1 and "không có đơn vị mã '99999'" in bad_unit.output
     no_unit = runner.invoke(args=["users", "grant", "reader", "--role", "coordinator"])
     assert no_unit.exit_code == 1 and "Vui lòng chọn đơn vị" in no_unit.output
     bad_login = runner.invoke(args=["users", "create", "A B", "--name", "x"])
@@ -43,7 +45,7 @@ def test_bad_input_is_a_clear_error(runner, tree):
 
 def test_demo_accounts_only_when_there_are_none(app, runner, tree):
     again = runner.invoke(args=["users", "demo", "--if-empty"])
-    assert again.exit_code == 0 and "no demo accounts created" in again.output
+    assert again.exit_code == 0 and "không tạo tài khoản minh hoạ" in again.output
 
 
 def test_demo_accounts_on_an_empty_install(app, runner):
@@ -57,10 +59,23 @@ def test_demo_accounts_on_an_empty_install(app, runner):
         session.commit()
     out = runner.invoke(args=["users", "demo", "--if-empty"])
     assert out.exit_code == 0, out.output
-    admin_pw = re.search(r"system administrator: quantri / (\S+)", out.output).group(1)
-    reader_pw = re.search(r"reader of Phường Phố Hiến \(11953\): xem.baocao / (\S+)", out.output).group(1)
+    assert "Đăng nhập cán bộ: http://127.0.0.1:5000/staff/login" in out.output
+    admin_pw = re.search(r"quản trị hệ thống: quantri / (\S+)", out.output).group(1)
+    reader_pw = re.search(r"xem báo cáo của Phường Phố Hiến \(11953\): xem.baocao / (\S+)", out.output).group(1)
     assert admin_pw != reader_pw
     assert login(app.test_client(), "quantri", admin_pw).headers["Location"].endswith("/staff/password")
     assert login(app.test_client(), "xem.baocao", reader_pw).status_code == 302
     second = runner.invoke(args=["users", "demo", "--if-empty"])
-    assert "no demo accounts created" in second.output
+    assert "không tạo tài khoản minh hoạ" in second.output
+
+
+def test_english_when_the_locale_asks_for_it(runner, tree, monkeypatch):
+    """Vietnamese unless LC_ALL/LC_MESSAGES/LANG names English; domain refusals follow too."""
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+    created = runner.invoke(args=["users", "create", "le.thi.d", "--name", "Lê Thị D"])
+    assert created.exit_code == 0 and "Shown once; it must be changed at the first log-in." in created.output
+    assert "mật khẩu" not in created.output and otp(created.output)
+    assert "no account 'khong.co'" in runner.invoke(args=["users", "disable", "khong.co"]).output
+    no_unit = runner.invoke(args=["users", "grant", "le.thi.d", "--role", "coordinator"])
+    assert no_unit.exit_code == 1 and "Vui lòng" not in no_unit.output and "unit" in no_unit.output.lower()
+    assert re.search(r"le\.thi\.d\s+active\s+- \(password change pending\)", runner.invoke(args=["users", "list"]).output)
