@@ -25,6 +25,8 @@ class Tags:
     field_id: int | None = None
     procedure_id: int | None = None
     device_hash: str | None = None
+    sample_draw_id: int | None = None  # a sampled person's answer: see sampling.tracking.sample_tags
+    stratum: str | None = None
 
 
 @dataclass
@@ -88,7 +90,8 @@ class Pending:
 
 
 _RESPONSE = FastInsert(Response.__table__, ["id", "version_id", "submitted_at", "duration_ms", "language", "channel",
-                                             "source", "unit_id", "counter_id", "field_id", "procedure_id", "device_hash"])
+                                             "source", "unit_id", "counter_id", "field_id", "procedure_id", "device_hash",
+                                             "sample_draw_id", "stratum"])
 _KEY = FastInsert(IdempotencyKey.__table__, ["key", "response_id", "created_at"])
 _ANSWER = FastInsert(Answer.__table__, ["response_id", "item_key", "code", "text"])
 _FLAG = FastInsert(ResponseFlag.__table__, ["response_id", "reason", "detail", "created_at"])
@@ -111,7 +114,7 @@ def store(session: Session, batch: list[Pending]) -> list[Stored]:
         "id": rid, "version_id": sub.version_id, "submitted_at": now, "duration_ms": sub.duration_ms,
         "language": sub.language, "channel": sub.tags.channel, "source": sub.tags.source, "unit_id": sub.tags.unit_id,
         "counter_id": sub.tags.counter_id, "field_id": sub.tags.field_id, "procedure_id": sub.tags.procedure_id,
-        "device_hash": sub.tags.device_hash,
+        "device_hash": sub.tags.device_hash, "sample_draw_id": sub.tags.sample_draw_id, "stratum": sub.tags.stratum,
     } for rid, sub in zip(ids, subs)])
     _KEY.many(conn, [{"key": sub.idempotency_key, "response_id": rid, "created_at": now} for rid, sub in zip(ids, subs)])
     _ANSWER.many_values(conn, [(rid, *value) for rid, sub in zip(ids, subs)

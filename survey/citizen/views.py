@@ -238,10 +238,11 @@ def dossier_form(token: str):
     published = _version_for(session, key)
     lang = get_locale()
     device = abuse.Device.from_request()
-    sampled = tracking.is_sampled(session, link.unit.id, link.data.dossier_code)  # the periodic survey, never pooled
-    tags = Tags(channel="dossier", source="sample" if sampled else "feedback", unit_id=link.unit.id,
-                field_id=link.field.id if link.field else None,
-                procedure_id=link.procedure.id if link.procedure else None, device_hash=device.hash(f"u{link.unit.id}"))
+    member = tracking.sampled_member(session, link.unit.id, link.data.dossier_code)  # the periodic survey, never pooled
+    sampled = member is not None
+    tags = Tags(channel="dossier", unit_id=link.unit.id, field_id=link.field.id if link.field else None,
+                procedure_id=link.procedure.id if link.procedure else None, device_hash=device.hash(f"u{link.unit.id}"),
+                **(tracking.sample_tags(member) if member else {}))
 
     def spend(s: Session, response: Stored) -> None:
         dossiers.spend(s, link)

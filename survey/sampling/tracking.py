@@ -25,6 +25,20 @@ def is_sampled(session: Session, unit_id: int, dossier_code: str) -> bool:
     return bool(session.scalar(select(exists().where(*_members(unit_id, dossier_code)))))
 
 
+def sampled_member(session: Session, unit_id: int, dossier_code: str) -> SampleMember | None:
+    """The in-field member of this dossier in its latest draw (a replaced draw's letter may still
+    come back: it then counts in the newest draw that fielded it), or None when not sampled."""
+    return session.scalar(select(SampleMember).where(*_members(unit_id, dossier_code))
+                          .order_by(SampleMember.draw_id.desc()).limit(1))
+
+
+def sample_tags(member: SampleMember) -> dict:
+    """The Response column values of a sampled person's answer, whatever the channel (online,
+    phone, paper): source='sample', the draw and the stratum. Deliberately not the member id or the
+    respondent code, so the response stays anonymous (DOMAIN.md §8). Use as Tags(**sample_tags(m), ...)."""
+    return {"source": "sample", "sample_draw_id": member.draw_id, "stratum": member.stratum}
+
+
 def mark_answered_online(session: Session, unit_id: int, dossier_code: str) -> None:
     """Set the members of this dossier to answered online, in the submit transaction."""
     session.execute(update(SampleMember).where(*_members(unit_id, dossier_code)).values(status=ANSWERED_ONLINE)
