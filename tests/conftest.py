@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import time
 import uuid
@@ -77,9 +78,9 @@ class PostgresServer:
     def url(self, name: str) -> str:
         return self.admin_url.set(database=name).render_as_string(hide_password=False)
 
-    def create(self, prefix: str = "t") -> str:
+    def create(self, prefix: str = "t", template: str = "template0") -> str:
         name = f"{prefix}_{uuid.uuid4().hex[:16]}"
-        self.conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')
+        self.conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" ENCODING \'UTF8\'')
         return name
 
     def drop(self, name: str) -> None:
@@ -144,16 +145,50 @@ def db_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def database_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """An empty database of the test's backend, removed afterwards."""
+    """A database of the test's backend, removed afterwards: empty, or, when the test uses the
+    `app` fixture, a copy of a template made once per run with the schema and the bundled
+    questionnaires published (on PostgreSQL, CREATE DATABASE … TEMPLATE; on SQLite, a file copy).
+    Building the schema for every test was most of a PostgreSQL test's time."""
+    prepared = "app" in request.fixturenames
     if db_backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        path = tmp_path / "test.sqlite3"
+        if prepared:
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = server.create()
+    name = server.create(template=request.getfixturevalue("postgres_template") if prepared else "template0")
     try:
         yield server.url(name)
     finally:
         server.drop(name)
+
+
+def _prepared(database_url: str) -> None:
+    """Give an empty database the schema and the bundled questionnaires, as every `app` starts."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": database_url})
+    with app.app_context():
+        Base.metadata.create_all(engine())
+        session = get_session()
+        for questionnaire in bundled_questionnaires():
+            catalog.publish(session, questionnaire)
+        session.commit()
+        engine().dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    _prepared(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: PostgresServer) -> Iterator[str]:
+    name = postgres_server.create(prefix="template")
+    _prepared(postgres_server.url(name))
+    yield name
+    postgres_server.drop(name)
 
 
 @cache
@@ -166,6 +201,8 @@ def bundled_questionnaires() -> tuple[Questionnaire, ...]:
 
 @pytest.fixture
 def app(tmp_path: Path, database_url: str):
+    """An app on a database that already holds the schema and the published questionnaires
+    (`database_url` copies them from the run's template)."""
     app = create_app({
         "TESTING": True,
         "SECRET_KEY": "test-secret",
@@ -173,12 +210,6 @@ def app(tmp_path: Path, database_url: str):
         "QUESTIONNAIRE_DIR": str(ROOT / "questionnaires"),
     })
     app.instance_path = str(tmp_path)
-    with app.app_context():
-        Base.metadata.create_all(engine())
-        session = get_session()
-        for questionnaire in bundled_questionnaires():
-            catalog.publish(session, questionnaire)
-        session.commit()
     yield app
     with app.app_context():
         engine().dispose()
