@@ -61,6 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .staff import views as staff
     from .sampling import views as sampling_pages
     from .commands import sampling as sampling_cli
+    from .commands import estimates as _estimates_cli  # noqa: F401  (adds `sample estimate`)
 
     app.register_blueprint(citizen.bp)
     app.register_blueprint(health.bp)

@@ -26,7 +26,7 @@ from ..sheets import MAX_FILE_BYTES, SheetError
 from ..staff import audit, scope
 from ..staff.scope import require
 from . import design as designs
-from . import draws, fieldwork, frames, tracking
+from . import draws, estimates, fieldwork, frames, tracking
 from .forms import DesignForm, MappingForm, StatusForm, UploadForm
 
 bp = Blueprint("staff_sampling", __name__, url_prefix="/staff/sampling")
@@ -323,7 +323,7 @@ def _draw_page(row: SampleDraw, form: StatusForm, errors: list[str], status: int
                            strata=draws.strata_summary(db, row), formulas=designs.FORMULAS, allocations=designs.ALLOCATIONS,
                            strata_labels=designs.STRATA, check=draws.verify(db, row), rates=tracking.rates(db, row.id),
                            statuses=tracking.STATUSES, settable=tracking.SETTABLE, form=form, errors=errors,
-                           in_field=tracking.in_field), status
+                           in_field=tracking.in_field, est=estimates.for_draw(db, row)), status
 
 
 @bp.get("/draws/<int:draw_id>")
@@ -331,6 +331,15 @@ def _draw_page(row: SampleDraw, form: StatusForm, errors: list[str], status: int
 def draw(draw_id: int):
     """A draw: its record (seed, checksum), strata, response rates, the members and reserves (audited view)."""
     return _draw_page(get_session().get(SampleDraw, draw_id), StatusForm(formdata=None), [])
+
+
+@bp.get("/draws/<int:draw_id>/estimates")
+@require("view_reports", unit=unit_of_draw)
+def draw_estimates(draw_id: int):
+    """The draw's weighted estimates: readers may see them (no personal data in them)."""
+    db = get_session()
+    row = db.get(SampleDraw, draw_id)
+    return render_template("staff/sampling/estimates.html", draw=row, design=row.design, est=estimates.for_draw(db, row))
 
 
 @bp.post("/draws/<int:draw_id>/status")

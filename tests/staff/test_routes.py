@@ -67,6 +67,7 @@ ROUTES: dict[str, tuple[str, bool]] = {
     "staff_sampling.draw": ("personal_data", True),
     "staff_sampling.draw_export": ("personal_data", True),
     "staff_sampling.draw_status": ("manage_samples", True),
+    "staff_sampling.draw_estimates": ("view_reports", True),
 }
 # the accounts of tests/staff/conftest.py, in the order they are tried (system administrator last:
 # its allowed POSTs change things, e.g. revoking the victim's role)
