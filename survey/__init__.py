@@ -59,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .staff import registry_pages as staff_registry
     from .staff import reports as staff_reports
     from .staff import views as staff
+    from .sampling import entry_views as sampling_entry
     from .sampling import views as sampling_pages
     from .commands import sampling as sampling_cli
     from .commands import estimates as _estimates_cli  # noqa: F401  (adds `sample estimate`)
@@ -75,6 +76,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     registry_cli.init_app(app)
     analysis_cli.init_app(app)
     app.register_blueprint(sampling_pages.bp)
+    app.register_blueprint(sampling_entry.bp)
     sampling_cli.init_app(app)
     return app
 

@@ -45,6 +45,7 @@ ACTIONS = {
     "export": N_("Xuất dữ liệu"),
     "personal_data_viewed": N_("Xem dữ liệu cá nhân"),
     "sample_drawn": N_("Chọn mẫu"),
+    "recheck_drawn": N_("Chọn phiếu phúc tra"),
     "frame_imported": N_("Nhập khung mẫu"),
     "comment_reviewed": N_("Đánh dấu đã xem ý kiến người dân"),
 }

@@ -67,6 +67,11 @@ ROUTES: dict[str, tuple[str, bool]] = {
     "staff_sampling.draw": ("personal_data", True),
     "staff_sampling.draw_export": ("personal_data", True),
     "staff_sampling.draw_status": ("manage_samples", True),
+    "staff_entry.entry_page": ("manage_samples", True),
+    "staff_entry.entry_mode": ("manage_samples", True),
+    "staff_entry.settle": ("manage_samples", True),
+    "staff_entry.recheck_page": ("personal_data", True),
+    "staff_entry.phone": ("personal_data", True),
     "staff_sampling.draw_estimates": ("view_reports", True),
 }
 # the accounts of tests/staff/conftest.py, in the order they are tried (system administrator last:
