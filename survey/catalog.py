@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 
 from questionnaires.loader import Questionnaire, load_dict
 
+from .i18n import _
 from .models import QuestionnaireVersion
 
 
 class PublishError(ValueError):
-    pass
+    """A version that cannot be published as it is; the message is translated and names the fix."""
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,14 @@ def publish(session: Session, questionnaire: Questionnaire) -> tuple[Questionnai
         if existing.checksum == questionnaire.checksum:
             return existing, "unchanged"
         latest = latest_version_number(session, questionnaire.key)
-        raise PublishError(
-            f"{questionnaire.key}: version {questionnaire.version} is already published with different content; "
-            f"set 'version: {latest + 1}' in the file to publish the change"
-        )
+        raise PublishError(_(
+            "{key}: phiên bản {version} đã được công bố với nội dung khác; ghi 'version: {next}' trong tệp "
+            "để công bố thay đổi", key=questionnaire.key, version=questionnaire.version, next=latest + 1))
     latest = latest_version_number(session, questionnaire.key)
     if questionnaire.version < latest:
-        raise PublishError(
-            f"{questionnaire.key}: version {questionnaire.version} is older than the published version {latest}; "
-            f"use 'version: {latest + 1}'"
-        )
+        raise PublishError(_(
+            "{key}: phiên bản {version} cũ hơn phiên bản đã công bố {latest}; dùng 'version: {next}'",
+            key=questionnaire.key, version=questionnaire.version, latest=latest, next=latest + 1))
     row = QuestionnaireVersion(
         key=questionnaire.key, version=questionnaire.version,
         checksum=questionnaire.checksum, definition=questionnaire.canonical_json,

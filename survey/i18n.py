@@ -14,12 +14,12 @@ officials expect.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import quote, urlencode
 
 from babel.numbers import format_decimal

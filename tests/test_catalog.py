@@ -32,7 +32,7 @@ def test_changed_content_needs_a_higher_version(app):
     with app.app_context():
         session = get_session()
         catalog.publish(session, q())
-        with pytest.raises(catalog.PublishError, match="set 'version: 2'"):
+        with pytest.raises(catalog.PublishError, match="phiên bản 1 đã được công bố với nội dung khác; ghi 'version: 2'"):
             catalog.publish(session, q(title={"vi": "Đổi tên", "en": "Renamed"}))
         row, status = catalog.publish(session, q(version=2, title={"vi": "Đổi tên", "en": "Renamed"}))
         assert status == "new"
@@ -44,7 +44,7 @@ def test_older_version_number_is_refused(app):
     with app.app_context():
         session = get_session()
         catalog.publish(session, q(version=3))
-        with pytest.raises(catalog.PublishError, match="older than the published version 3"):
+        with pytest.raises(catalog.PublishError, match="cũ hơn phiên bản đã công bố 3; dùng 'version: 4'"):
             catalog.publish(session, q(version=2))
 
 

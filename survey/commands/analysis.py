@@ -100,8 +100,9 @@ def targets_list(sources: bool) -> None:
     session = db.get_session()
     rows = targets.stored(session)
     if not rows:
-        click.echo("Chưa có chỉ tiêu nào trong cơ sở dữ liệu: báo cáo đang dùng các tệp targets/*.yaml.\n"
-                   "No targets stored yet; reports use the bundled files. Load them: flask --app wsgi targets load")
+        click.echo(say("Chưa có chỉ tiêu nào trong cơ sở dữ liệu: báo cáo đang dùng các tệp targets/*.yaml. "
+                       "Nạp chúng: flask --app wsgi targets load",
+                       "No targets stored yet; reports use the bundled files. Load them: flask --app wsgi targets load"))
         return
     header = ("Mã chỉ tiêu", "Chỉ số", "Phạm vi", "Lĩnh vực", "Mức", "Kỳ", "Tệp")
     table = [(t.id, INDICATOR_VI.get(t.indicator, t.indicator), t.scope if t.scope != "all" else "toàn bộ",
@@ -113,7 +114,7 @@ def targets_list(sources: bool) -> None:
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(line, widths)).rstrip())
         if sources:
             click.echo(f"    {target.source}")
-    click.echo(f"{len(rows)} chỉ tiêu / targets.")
+    click.echo(say(f"{len(rows)} chỉ tiêu.", f"{len(rows)} target(s)."))
 
 
 # ---------------------------------------------------------------- responses
@@ -122,10 +123,12 @@ def targets_list(sources: bool) -> None:
 def _version(session, key: str, number: int | None):
     row = catalog.get_version(session, key, number) if number else catalog.latest(session, key)
     if row is None:
-        published = ", ".join(f"{r.key} v{r.version}" for r in catalog.list_latest(session)) or "none"
-        what = f"'{key}' version {number}" if number else f"'{key}'"
-        raise click.ClickException(f"questionnaire {what} is not published (latest published: {published}); "
-                                   "see flask --app wsgi questionnaire list")
+        published = ", ".join(f"{r.key} v{r.version}" for r in catalog.list_latest(session)) or say("chưa có", "none")
+        what = (say(f"'{key}' phiên bản {number}", f"'{key}' version {number}") if number else f"'{key}'")
+        raise click.ClickException(say(f"phiếu {what} chưa được công bố (các bản mới nhất đã công bố: {published}); "
+                                       "xem flask --app wsgi questionnaire list",
+                                       f"questionnaire {what} is not published (latest published: {published}); "
+                                       "see flask --app wsgi questionnaire list"))
     return row
 
 
@@ -262,8 +265,9 @@ def _write(text: str, out: Path | None, bom: bool = False) -> None:
 
 
 @report_cli.command("export")
-@click.option("--questionnaire", "key", required=True, help="Questionnaire key, e.g. sipas-2017.")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("--questionnaire", "key", help="Questionnaire key, e.g. sipas-2017 (required for json and csv).")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "xlsx", "pdf"]), default="json", show_default=True,
+              help="json/csv: the figures; xlsx/pdf: the reports page's workbook or PDF report, same bytes.")
 @click.option("--from", "since", type=_Day(), help="First day (dd/mm/yyyy or yyyy-mm-dd), Vietnam time.")
 @click.option("--to", "until", type=_Day(), help="Last day, included.")
 @click.option("--unit", help="Unit code: the unit and every unit below it.")
@@ -273,15 +277,30 @@ def _write(text: str, out: Path | None, bom: bool = False) -> None:
               help="Comma list: unit, field, period, source, version (maintained counts) or channel, counter, "
                    "procedure, language, an item key such as gender (grouped from the raw answers).")
 @click.option("--period", type=click.Choice(list(PERIOD_CHOICES)), default="month", show_default=True)
+@click.option("--period-value", default="", help="xlsx/pdf: the period as the page writes it (2025-03, 2025-Q1, 2025); "
+              "default the current one. --from/--to make a day range instead.")
+@click.option("--channel", help="xlsx/pdf: one channel (counter, dossier, web, paper, phone, post).")
+@click.option("--number", help="xlsx/pdf: the document number printed in the PDF header, e.g. 'Số: 12/BC-UBND'.")
 @click.option("--include-flagged", is_flag=True, help="Count responses with quality flags too (excluded by default).")
 @click.option("--level", type=click.Choice(list(LEVELS)), default="all", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: standard output).")
 def report_export(key: str, fmt: str, since: date | None, until: date | None, unit: str | None, field: str | None,
-                  source: str | None, by: str, period: str, include_flagged: bool, level: str, out: Path | None) -> None:
+                  source: str | None, by: str, period: str, include_flagged: bool, level: str, out: Path | None,
+                  period_value: str = "", channel: str | None = None, number: str | None = None) -> None:
     """Write the report's figures (with Wilson intervals), verdicts against the targets and the
     flagged responses left out, as JSON or as CSV (UTF-8 with BOM for Excel: the figures in --out,
     the verdicts beside it in NAME-chi-tieu.csv). Verdicts need 'period' in --by: a target
-    applies to its own period only."""
+    applies to its own period only. --format xlsx|pdf writes the reports page's workbook or PDF
+    report for --unit and the period (the page's filters), byte for byte what the page gives."""
+    if fmt in ("xlsx", "pdf"):
+        from .report_files import export_file
+
+        export_file(fmt, key=key, since=since, until=until, unit=unit, field=field, source=source, channel=channel,
+                    period=period, period_value=period_value, number=number, out=out)
+        return
+    if not key:
+        raise click.UsageError(say("--format json và csv cần --questionnaire (mã phiếu, ví dụ sipas-2017).",
+                                   "--format json and csv need --questionnaire (a questionnaire key, e.g. sipas-2017)."))
     session = db.get_session()
     sel = Selection(
         questionnaire=key, since=since, until=until, unit=unit, field=field, source=source,

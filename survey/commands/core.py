@@ -7,7 +7,7 @@ import click
 from alembic import command as alembic_command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import with_appcontext
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
@@ -18,13 +18,15 @@ from ..models import Counter, QuestionnaireVersion, Response, Unit
 from ..ops import backup
 from ..registry import units
 from ..reporting import counts
-from .messages import say
+from .messages import SpeakingGroup, say, speaking
 
 ROOT = Path(__file__).resolve().parents[2]
 
-db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
-questionnaire_cli = AppGroup("questionnaire", help="Check, list and publish questionnaire definitions.")
-demo_cli = AppGroup("demo", help="Synthetic demo data.")
+db_cli = SpeakingGroup("db", help=say("Lược đồ cơ sở dữ liệu (Alembic), sao lưu và khôi phục.",
+                                      "Database schema (Alembic migrations), backup and restore."))
+questionnaire_cli = SpeakingGroup("questionnaire", help=say("Kiểm tra, liệt kê và công bố phiếu khảo sát.",
+                                                            "Check, list and publish questionnaire definitions."))
+demo_cli = SpeakingGroup("demo", help=say("Dữ liệu minh hoạ (giả lập).", "Synthetic demo data."))
 
 
 def alembic_config() -> AlembicConfig:
@@ -42,17 +44,19 @@ def run_alembic(action: str, *args: str) -> None:
         with db.migration_connection(db.engine()) as connection:
             tables = db.unversioned_tables(connection) if action == "upgrade" else []
             if tables:
-                raise click.ClickException(
-                    f"the database already has tables ({', '.join(tables[:3])}, …) but no migration history. "
+                listed = ", ".join(tables[:3])
+                raise click.ClickException(say(
+                    f"cơ sở dữ liệu đã có bảng ({listed}, …) nhưng không có lịch sử migration. "
+                    "Nếu các bảng do phiên bản này tạo, ghi nhận bằng `flask --app wsgi db stamp head`; "
+                    "nếu không, dùng một cơ sở dữ liệu trống hoặc khôi phục bản sao lưu.",
+                    f"the database already has tables ({listed}, …) but no migration history. "
                     "If they were made by this version, record that with `flask --app wsgi db stamp head`; "
-                    "otherwise use an empty database or restore a backup."
-                )
+                    "otherwise use an empty database or restore a backup."))
             cfg.attributes["connection"] = connection
             getattr(alembic_command, action)(cfg, *args)
     except OperationalError as exc:
-        raise click.ClickException(
-            f"database error at {db.safe_url(current_app.config['DATABASE_URL'])}: {str(exc.orig or exc).strip()}"
-        ) from None
+        where, why = db.safe_url(current_app.config["DATABASE_URL"]), str(exc.orig or exc).strip()
+        raise click.ClickException(say(f"lỗi cơ sở dữ liệu tại {where}: {why}", f"database error at {where}: {why}")) from None
 
 
 @db_cli.command("upgrade")
@@ -76,7 +80,7 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     run_alembic("downgrade", revision)
-    click.echo(f"Database downgraded to {revision}.")
+    click.echo(say(f"Đã hạ cơ sở dữ liệu về phiên bản {revision}.", f"Database downgraded to {revision}."))
 
 
 @db_cli.command("current")
@@ -89,7 +93,7 @@ def db_current() -> None:
 def db_stamp(revision: str) -> None:
     """Record REVISION as applied without running it (a schema made outside migrations)."""
     run_alembic("stamp", revision)
-    click.echo(f"Database stamped at {revision}.")
+    click.echo(say(f"Đã ghi nhận cơ sở dữ liệu ở phiên bản {revision}.", f"Database stamped at {revision}."))
 
 
 def _paths(paths: tuple[str, ...]) -> list[Path]:
@@ -108,9 +112,12 @@ def questionnaire_check(paths: tuple[str, ...]) -> None:
             failed += 1
             click.secho(f"✗ {exc}", fg="red", err=True)
             continue
-        click.echo(f"✓ {path.name}: {q.key} v{q.version}, {sum(1 for _ in q.items)} items, {len(q.criteria)} criteria")
+        items, criteria = sum(1 for _ in q.items), len(q.criteria)
+        click.echo(say(f"✓ {path.name}: {q.key} v{q.version}, {items} câu hỏi, {criteria} tiêu chí",
+                       f"✓ {path.name}: {q.key} v{q.version}, {items} items, {criteria} criteria"))
     if failed:
-        raise click.ClickException(f"{failed} invalid file(s)")
+        raise click.ClickException(say(f"{failed} tệp không hợp lệ: sửa theo từng dòng ✗ ở trên rồi kiểm tra lại",
+                                       f"{failed} invalid file(s): fix each ✗ line above and check again"))
 
 
 @questionnaire_cli.command("publish")
@@ -125,7 +132,8 @@ def questionnaire_publish(paths: tuple[str, ...]) -> None:
         raise click.ClickException(str(exc)) from None
     session.commit()
     for row, status in results:
-        click.echo(f"{row.key} v{row.version}: {'published' if status == 'new' else 'already published, unchanged'}")
+        click.echo(f"{row.key} v{row.version}: " + (say("đã công bố", "published") if status == "new" else
+                                                     say("đã công bố trước đây, không đổi", "already published, unchanged")))
 
 
 @questionnaire_cli.command("list")
@@ -136,7 +144,9 @@ def questionnaire_list() -> None:
     rows = session.scalars(select(QuestionnaireVersion).order_by(QuestionnaireVersion.key, QuestionnaireVersion.version))
     for row in rows:
         q = catalog.definition(row)
-        click.echo(f"{row.key:<20} v{row.version:<3} {row.published_at:%d/%m/%Y}  {counts.get(row.id, 0):>9} responses  {q.title.vi}")
+        n = counts.get(row.id, 0)
+        click.echo(f"{row.key:<20} v{row.version:<3} {row.published_at:%d/%m/%Y}  "
+                   + say(f"{n:>9} phiếu", f"{n:>9} responses") + f"  {q.title.vi}")
 
 
 @demo_cli.command("load")
@@ -167,14 +177,14 @@ def demo_load(total: int, seed: int, if_empty: bool, yes: bool) -> None:
         catalog.publish(session, load_file(path))
     counters = demo.build_registry(session)
     try:
-        with click.progressbar(length=total, label=f"Generating {total:,} responses") as bar:
+        with click.progressbar(length=total, label=say(f"Đang tạo {total:,} phiếu", f"Generating {total:,} responses")) as bar:
             demo.generate_responses(session, total, seed=seed, progress=bar.update)
     except RuntimeError as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from None
     session.commit()
     months = counts.stale_months(session, 0)
-    with click.progressbar(length=len(months), label="Refreshing report counts") as bar:
+    with click.progressbar(length=len(months), label=say("Đang cập nhật số liệu báo cáo", "Refreshing report counts")) as bar:
         counts.refresh(session, progress=bar.update)
     session.commit()
     click.echo(say(f"Đã nạp dữ liệu minh hoạ: tạo {counters} quầy, thêm {total:,} phiếu (xoá bằng: demo clear).",
@@ -207,9 +217,13 @@ def demo_clear(yes: bool) -> None:
 @click.option("--base", default="http://127.0.0.1:5000", show_default=True, help="Where the server will listen.")
 def urls(base: str) -> None:
     """Print the citizen URLs (and demo logins, when staff accounts exist) for the quick start."""
+    with speaking():
+        _urls(base.rstrip("/"))
+
+
+def _urls(base: str) -> None:
     session = db.get_session()
-    base = base.rstrip("/")
-    click.echo(f"\nKhảo sát sự hài lòng / citizen pages: {base}/")
+    click.echo(say(f"\nTrang khảo sát cho người dân: {base}/", f"\nCitizen pages: {base}/"))
     rows = catalog.list_latest(session)
     width = max((len(f"{base}/q/{row.key}") for row in rows), default=0)
     for row in rows:  # the address first, then the whole title: a cut title can name the wrong form
@@ -218,7 +232,7 @@ def urls(base: str) -> None:
         select(Counter).join(Unit).where(Counter.active.is_(True)).order_by(Unit.path, Counter.code)
     ).all()
     if counters:
-        click.echo("\nMã QR tại quầy / counter QR codes:")
+        click.echo(say("\nMã QR tại quầy:", "\nCounter QR codes:"))
         for c in counters:
             click.echo(f"  {base}/c/{c.public_code}  {c.unit.name} – {c.name}")
 

@@ -9,9 +9,10 @@ Commands write `say(vi, en)`; the groups are `SpeakingGroup`s, so what domain fu
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import click
 from flask.cli import AppGroup
@@ -39,7 +40,8 @@ def speaking() -> Iterator[None]:
 
 
 class SpeakingGroup(AppGroup):
-    """A command group whose commands run inside `speaking()`."""
+    """A command group whose commands run inside `speaking()`. Not for groups that write
+    documents for citizens or field teams (posters, fieldwork lists): those stay Vietnamese."""
 
     def invoke(self, ctx: click.Context) -> Any:
         with speaking():
@@ -49,6 +51,12 @@ class SpeakingGroup(AppGroup):
 def say(vi: T, en: T) -> T:
     """The message in the CLI's language (see cli_language)."""
     return en if cli_language() == "en" else vi
+
+
+def no_base_url() -> str:
+    """The refusal when no public address is known: what to set."""
+    return say("chưa có địa chỉ công khai: đặt SURVEY_PUBLIC_BASE_URL (hoặc dùng --base) là địa chỉ người dân sẽ mở",
+               "set SURVEY_PUBLIC_BASE_URL (or pass --base) to the address citizens will use")
 
 
 def vietnam_time(value: datetime | None) -> str:

@@ -18,11 +18,16 @@ from ..models import Counter, Unit
 from ..qr import codes, credentials, dossiers, posters
 from ..registry import imports, units
 from ..sheets import Report, SheetError, read_rows, write_csv
-from .messages import say, vietnam_time
+from .messages import SpeakingGroup, no_base_url, say, vietnam_time
 
-units_cli = AppGroup("units", help="The unit tree: import, official codes, API credentials.")
-counters_cli = AppGroup("counters", help="Counters (service points): import and list with their QR URLs.")
-qr_cli = AppGroup("qr", help="QR codes: counter posters, code images, per-dossier links in batch.")
+units_cli = SpeakingGroup("units", help=say("Cây đơn vị: nhập từ tệp, mã chính thức, khoá API.",
+                                            "The unit tree: import, official codes, API credentials."))
+counters_cli = SpeakingGroup("counters", help=say("Quầy tiếp nhận: nhập từ tệp và liệt kê cùng địa chỉ QR.",
+                                                  "Counters (service points): import and list with their QR URLs."))
+# a plain group: the posters it prints speak Vietnamese whatever the shell's language
+qr_cli = AppGroup("qr", help=say("Mã QR: áp phích tại quầy, ảnh mã, đường dẫn theo hồ sơ hàng loạt.",
+                                      "QR codes: counter posters, code images, per-dossier links in batch."))
+NOUNS = {"units": ("đơn vị", "units"), "counters": ("quầy", "counters"), "dossiers": ("hồ sơ", "dossiers")}
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 BASE = click.option("--base", default=None, help="Public address citizens use (default: SURVEY_PUBLIC_BASE_URL).")
@@ -31,15 +36,16 @@ BASE = click.option("--base", default=None, help="Public address citizens use (d
 def _unit(session: Session, code: str) -> Unit:
     unit = session.scalar(select(Unit).filter_by(code=code))
     if unit is None:
-        raise click.ClickException(f"no unit with code '{code}'")
+        raise click.ClickException(say(f"không có đơn vị mã '{code}' (xem: flask --app wsgi counters list)",
+                                       f"no unit with code '{code}' (see: flask --app wsgi counters list)"))
     return unit
 
 
 def _base(base: str | None) -> str:
     try:
         return codes.base_url(base)
-    except codes.NoBaseUrl as exc:
-        raise click.ClickException(exc.description) from None
+    except codes.NoBaseUrl:
+        raise click.ClickException(no_base_url()) from None
 
 
 def _rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
@@ -53,8 +59,13 @@ def _finish(session: Session, report: Report, noun: str) -> None:
     """Commit the good rows, list the bad ones, exit 1 if there were any."""
     session.commit()
     for line, reason in report.errors:
-        click.secho(f"line {line}: {reason}", fg="red", err=True)
-    click.echo(report.summary(noun))
+        click.secho(say(f"dòng {line}: {reason}", f"line {line}: {reason}"), fg="red", err=True)
+    vi, en = NOUNS[noun]
+    r, failed = report, len(report.errors)
+    click.echo(say(f"Đã xử lý {r.processed} {vi} ({r.created} mới, {r.updated} cập nhật, {r.unchanged} không đổi); "
+                   f"{failed} dòng lỗi" + (": sửa các dòng trên rồi nhập lại tệp." if failed else "."),
+                   f"{r.processed} {en} processed ({r.created} new, {r.updated} updated, {r.unchanged} unchanged); "
+                   f"{failed} rows failed" + (": fix the lines above and import the file again." if failed else ".")))
     if report.errors:
         click.get_current_context().exit(1)
 
@@ -125,8 +136,10 @@ def units_credentials(code: str, listing: bool, revoke_key: str | None, revoke_o
     credential, api_key = credentials.issue(session, unit, revoke_others)
     session.commit()
     active = credentials.active_count(session, unit)
-    click.echo(f"unit:        {code}\nkey id:      {credential.key_id}\nAPI key:     {api_key}\n"
-               f"HMAC secret: {credential.hmac_secret}")
+    click.echo(say(f"đơn vị:      {code}\nmã khoá:     {credential.key_id}\nkhoá API:    {api_key}\n"
+                   f"bí mật HMAC: {credential.hmac_secret}",
+                   f"unit:        {code}\nkey id:      {credential.key_id}\nAPI key:     {api_key}\n"
+                   f"HMAC secret: {credential.hmac_secret}"))
     click.echo(say("Lưu cả hai ngay: khoá API không thể hiển thị lại. "
                    f"Đơn vị {code} hiện có {active} khoá còn hiệu lực"
                    + ("." if active == 1 else " (thu hồi khoá cũ: --revoke KEY_ID, xem danh sách: --list)."),
@@ -149,12 +162,20 @@ def units_rewrap_secrets(old_key_file: Path | None, clear: bool) -> None:
     result = credentials.rewrap(session, credentials.link_key_material(), old or None, clear)
     session.commit()
     for key_id in result.unreadable:
-        click.secho(f"key id {key_id}: cannot be unwrapped with the current link key"
-                    f"{' nor the one in ' + str(old_key_file) if old_key_file else ''}; pass the key it was wrapped "
-                    "with as --old-key-file, or issue the unit new credentials (`units credentials CODE --revoke-others`)",
+        click.secho(say(f"mã khoá {key_id}: không mở được bằng khoá liên kết hiện tại"
+                        f"{' lẫn khoá trong ' + str(old_key_file) if old_key_file else ''}; đưa khoá đã dùng để bọc nó "
+                        "vào --old-key-file, hoặc cấp khoá mới cho đơn vị (`units credentials CODE --revoke-others`)",
+                        f"key id {key_id}: cannot be unwrapped with the current link key"
+                        f"{' nor the one in ' + str(old_key_file) if old_key_file else ''}; pass the key it was wrapped "
+                        "with as --old-key-file, or issue the unit new credentials (`units credentials CODE --revoke-others`)"),
                     fg="red", err=True)
-    done = "stored in clear" if clear else "wrapped under the current link key"
-    click.echo(f"{result.changed} secret(s) {done}, {result.unchanged} already so, {len(result.unreadable)} unreadable.")
+    changed, same, bad = result.changed, result.unchanged, len(result.unreadable)
+    if clear:
+        click.echo(say(f"{changed} bí mật đã lưu dạng rõ, {same} vốn đã như vậy, {bad} không đọc được.",
+                       f"{changed} secret(s) stored in clear, {same} already so, {bad} unreadable."))
+    else:
+        click.echo(say(f"{changed} bí mật đã bọc bằng khoá liên kết hiện tại, {same} vốn đã như vậy, {bad} không đọc được.",
+                       f"{changed} secret(s) wrapped under the current link key, {same} already so, {bad} unreadable."))
     if result.unreadable:
         click.get_current_context().exit(1)
 
@@ -198,10 +219,13 @@ def qr_posters(unit_code: str, size: str, out: Path, base: str | None) -> None:
     base = _base(base)
     items = [posters.poster_for(c, base) for c in posters.counters_under(session, _unit(session, unit_code))]
     if not items:
-        raise click.ClickException(f"unit '{unit_code}' and the units below it have no active counters")
-    with click.progressbar(length=len(items), label=f"Laying out {len(items)} {size.upper()} posters") as bar:
+        raise click.ClickException(say(
+            f"đơn vị '{unit_code}' và các đơn vị trực thuộc không có quầy nào đang hoạt động (thêm quầy: counters import)",
+            f"unit '{unit_code}' and the units below it have no active counters (add some: counters import)"))
+    label = say(f"Đang dàn trang {len(items)} áp phích {size.upper()}", f"Laying out {len(items)} {size.upper()} posters")
+    with click.progressbar(length=len(items), label=label) as bar:
         pages = posters.write_pdf(items, size, out, progress=bar.update)
-    click.echo(f"Wrote {pages} pages to {out}")
+    click.echo(say(f"Đã ghi {pages} trang vào {out}", f"Wrote {pages} pages to {out}"))
 
 
 @qr_cli.command("code")
@@ -218,7 +242,8 @@ def qr_code(unit_code: str, counter_code: str, fmt: str, size_mm: int, out: Path
     unit = _unit(session, unit_code)
     counter = session.scalar(select(Counter).filter_by(unit_id=unit.id, code=counter_code))
     if counter is None:
-        raise click.ClickException(f"unit '{unit_code}' has no counter '{counter_code}'")
+        raise click.ClickException(say(f"đơn vị '{unit_code}' không có quầy '{counter_code}' (xem: counters list --unit {unit_code})",
+                                       f"unit '{unit_code}' has no counter '{counter_code}' (see: counters list --unit {unit_code})"))
     url = codes.counter_url(counter.public_code, _base(base))
     if fmt == "svg":
         out.write_text(codes.qr_svg(url, f"{size_mm}mm"), encoding="utf-8")

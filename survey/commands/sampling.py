@@ -23,10 +23,14 @@ from ..qr import codes
 from ..sampling import design as designs
 from ..sampling import draws, fieldwork, frames
 from ..staff import audit
-from .messages import say
+from .messages import SpeakingGroup, no_base_url, say
 
-frame_cli = AppGroup("frame", help="Sampling frames: completed dossiers imported from one-stop software exports.")
-sample_cli = AppGroup("sample", help="Sample designs, reproducible draws, their verification and the fieldwork list.")
+frame_cli = SpeakingGroup("frame", help=say("Khung mẫu: hồ sơ đã giải quyết, nhập từ tệp xuất của phần mềm một cửa; "
+                                            "xoá dữ liệu cá nhân hết hạn lưu giữ.",
+                                            "Sampling frames: completed dossiers imported from one-stop software exports; "
+                                            "purge of personal data past retention."))
+sample_cli = AppGroup("sample", help=say("Thiết kế mẫu, rút mẫu tái lập được, kiểm chứng và danh sách điều tra.",
+                                              "Sample designs, reproducible draws, their verification and the fieldwork list."))
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
@@ -62,7 +66,8 @@ def frame_import(path: Path, unit_code: str, source: str, pairs: tuple[str, ...]
     if pairs:
         mapping = dict(p.split("=", 1) for p in pairs if "=" in p)
         if len(mapping) != len(pairs):
-            raise click.BadParameter("use TARGET=HEADER", param_hint="--map")
+            raise click.BadParameter(say("viết CỘT=TIÊU_ĐỀ, ví dụ --map 'dossier_code=Mã hồ sơ'",
+                                         "use TARGET=HEADER, e.g. --map 'dossier_code=Mã hồ sơ'"), param_hint="--map")
     try:
         report = frames.import_frame(session, root, path, source=source, mapping=mapping, actor_login=_actor())
     except frames.FrameError as exc:
@@ -119,7 +124,7 @@ def sample_design(unit_code: str, start: str, end: str, save: bool, deff: float,
         pre = designs.preview(session, p)
     except designs.DesignError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo("unit\tfield\tN_h\tn_h\tmargin")
+    click.echo(say("đơn vị\tlĩnh vực\tN_h\tn_h\tsai số", "unit\tfield\tN_h\tn_h\tmargin"))
     for r in pre.strata.itertuples():
         click.echo(f"{r.unit}\t{r.field}\t{r.N}\t{r.n}\t{'±' + format_pct(r.margin * 100) if r.margin is not None else '—'}")
     click.echo(say(f"Tổng thể {pre.population}; cỡ mẫu tính được {pre.size}; phân bổ {pre.total}",
@@ -177,11 +182,12 @@ def sample_export(draw_id: int, out: Path, base: str | None) -> None:
     session = db.get_session()
     row = _draw(session, draw_id)
     if out.suffix.lower() not in (".csv", ".xlsx"):
-        raise click.BadParameter("the file name must end in .csv or .xlsx", param_hint="--out")
+        raise click.BadParameter(say("tên tệp phải kết thúc bằng .csv hoặc .xlsx", "the file name must end in .csv or .xlsx"),
+                                 param_hint="--out")
     try:
         base = codes.base_url(base)
-    except codes.NoBaseUrl as exc:
-        raise click.ClickException(exc.description) from None
+    except codes.NoBaseUrl:
+        raise click.ClickException(no_base_url()) from None
     data = list(fieldwork.rows(session, row, base=base))
     (fieldwork.to_csv_file if out.suffix.lower() == ".csv" else fieldwork.to_xlsx_file)(out, data)
     audit.record(session, "export", actor_login=_actor(), unit=row.design.unit, target=f"sample draw {row.id}",

@@ -29,6 +29,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..i18n import _
 from ..models import Unit, UnitCredential
 
 WRAPPED = "v1."  # prefix of a wrapped secret; a clear one (token_urlsafe) never contains "."
@@ -121,10 +122,11 @@ def revoke(session: Session, unit: Unit, key_id: str) -> UnitCredential:
     """Revoke one key of the unit: its API key stops working and links signed with it stop validating."""
     credential = session.scalar(select(UnitCredential).filter_by(unit_id=unit.id, key_id=key_id))
     if credential is None:
-        known = ", ".join(c.key_id for c in of_unit(session, unit)) or "none"
-        raise CredentialError(f"unit '{unit.code}' has no key '{key_id}' (its keys: {known})")
+        known = ", ".join(c.key_id for c in of_unit(session, unit)) or _("chưa có")
+        raise CredentialError(_("đơn vị '{unit}' không có khoá '{key}' (các khoá của đơn vị: {known})",
+                                unit=unit.code, key=key_id, known=known))
     if credential.revoked_at is not None:
-        raise CredentialError(f"key '{key_id}' of unit '{unit.code}' was revoked already")
+        raise CredentialError(_("khoá '{key}' của đơn vị '{unit}' đã bị thu hồi trước đây", key=key_id, unit=unit.code))
     credential.revoked_at = datetime.now(UTC)
     session.flush()
     return credential

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import catalog
+from ..i18n import _
 from ..models import Counter, Unit
 from ..sheets import Report
 from . import units
@@ -30,12 +31,14 @@ def import_units(session: Session, rows: Iterable[tuple[int, dict[str, str]]]) -
     for line, row in rows:
         code, name, kind = row.get("code", ""), row.get("name", ""), row.get("kind", "").lower()
         problem = (
-            "code is empty" if not code else
-            f"code longer than {MAX_CODE} characters" if len(code) > MAX_CODE else
-            "name is empty" if not name else
-            f"unknown kind '{kind}' (one of {', '.join(units.UNIT_KINDS)})" if kind not in units.UNIT_KINDS else
-            f"code '{code}' appears twice in the file (first on line {seen[code]})" if code in seen else
-            "a unit cannot be its own parent" if row.get("parent_code") == code else None
+            _("cột code đang trống") if not code else
+            _("code dài quá {max} ký tự", max=MAX_CODE) if len(code) > MAX_CODE else
+            _("cột name đang trống") if not name else
+            _("kind '{kind}' không hợp lệ (một trong: {kinds})", kind=kind, kinds=", ".join(units.UNIT_KINDS))
+            if kind not in units.UNIT_KINDS else
+            _("code '{code}' xuất hiện hai lần trong tệp (lần đầu ở dòng {first})", code=code, first=seen[code])
+            if code in seen else
+            _("một đơn vị không thể là đơn vị cấp trên của chính nó") if row.get("parent_code") == code else None
         )
         if problem:
             report.errors.append((line, problem))
@@ -53,7 +56,8 @@ def import_units(session: Session, rows: Iterable[tuple[int, dict[str, str]]]) -
             _upsert_unit(session, known, line, row, known.get(parent_code) if parent_code else None, report)
         if len(waiting) == len(pending):
             for line, row in waiting:
-                report.errors.append((line, f"parent_code '{row['parent_code']}' is not a known unit (nor a valid row of this file)"))
+                report.errors.append((line, _("parent_code '{parent}' không phải đơn vị đã có (cũng không phải một dòng hợp lệ "
+                                              "của tệp này)", parent=row["parent_code"])))
             break
         pending = waiting
     return report
@@ -68,7 +72,8 @@ def _upsert_unit(session: Session, known: dict[str, Unit], line: int, row: dict[
         report.created += 1
         return
     if unit.parent_id != (parent.id if parent else None):
-        report.errors.append((line, f"unit '{code}' exists under another parent; moving units is not supported by import"))
+        report.errors.append((line, _("đơn vị '{code}' đã có dưới một đơn vị cấp trên khác; nhập tệp không chuyển đơn vị "
+                                      "sang cấp trên khác", code=code)))
         return
     if (unit.name, unit.kind) == (name, kind):
         report.unchanged += 1
@@ -89,13 +94,15 @@ def import_counters(session: Session, rows: Iterable[tuple[int, dict[str, str]]]
         codes = [c.strip() for c in row.get("fields", "").replace(",", ";").split(";") if c.strip()]
         unknown = [c for c in codes if fields.find(c) is None]
         problem = (
-            f"unknown unit_code '{unit_code}'" if unit_code not in by_code else
-            "code is empty" if not code else
-            "name is empty" if not name else
-            f"questionnaire '{key}' is not published (flask --app wsgi questionnaire list)" if key not in questionnaires else
-            f"unknown field(s) {', '.join(repr(c) for c in unknown)}: use field codes or Vietnamese names "
-            f"separated by ';': {fields.choices()}" if unknown else
-            f"counter '{code}' of unit '{unit_code}' appears twice in the file (first on line {seen[(unit_code, code)]})"
+            _("unit_code '{unit}' không phải đơn vị đã có", unit=unit_code) if unit_code not in by_code else
+            _("cột code đang trống") if not code else
+            _("cột name đang trống") if not name else
+            _("phiếu '{key}' chưa được công bố (flask --app wsgi questionnaire list)", key=key)
+            if key not in questionnaires else
+            _("lĩnh vực không có: {unknown}; dùng mã lĩnh vực hoặc tên tiếng Việt, cách nhau bằng ';': {choices}",
+              unknown=", ".join(repr(c) for c in unknown), choices=fields.choices()) if unknown else
+            _("quầy '{code}' của đơn vị '{unit}' xuất hiện hai lần trong tệp (lần đầu ở dòng {first})",
+              code=code, unit=unit_code, first=seen[(unit_code, code)])
             if (unit_code, code) in seen else None
         )
         if problem:
@@ -127,7 +134,7 @@ def import_official(session: Session, province_code: int, communes: bool = True)
     try:
         province = Province.from_code(province_code)
     except (ValueError, KeyError):
-        raise ValueError(f"no province with code {province_code} in the official list") from None
+        raise ValueError(_("danh mục chính thức không có tỉnh mã {code}", code=province_code)) from None
     rows = [(0, {"code": f"{int(province.code):02d}", "name": province.name, "kind": "province"})]
     if communes:
         for ward in Ward.iter_by_province(province.code):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import yaml
@@ -21,7 +22,7 @@ def write(tmp_path: Path, name: str, data) -> str:
 def test_check_bundled(runner):
     result = runner.invoke(args=["questionnaire", "check"])
     assert result.exit_code == 0, result.output
-    assert "✓ sipas-2017.yaml: sipas-2017 v2, 37 items, 22 criteria" in result.output
+    assert "✓ sipas-2017.yaml: sipas-2017 v2, 37 câu hỏi, 22 tiêu chí" in result.output
 
 
 def test_check_reports_invalid_file_and_fails(runner, tmp_path):
@@ -32,21 +33,34 @@ def test_check_reports_invalid_file_and_fails(runner, tmp_path):
     assert result.exit_code == 1
     assert "✓ good.yaml" in result.output
     assert "bad.yaml: section 'staff' / item 'polite' / type: 'slider' is not one of" in result.output
-    assert "1 invalid file(s)" in result.output
+    assert "1 tệp không hợp lệ: sửa theo từng dòng ✗ ở trên" in result.output
 
 
 def test_publish_and_list(runner, tmp_path):
     path = write(tmp_path, "mini.yaml", BASE)
     first = runner.invoke(args=["questionnaire", "publish", path])
-    assert first.exit_code == 0 and "mini v1: published" in first.output
+    assert first.exit_code == 0 and "mini v1: đã công bố\n" in first.output
     second = runner.invoke(args=["questionnaire", "publish", path])
-    assert "mini v1: already published, unchanged" in second.output
+    assert "mini v1: đã công bố trước đây, không đổi" in second.output
     changed = copy.deepcopy(BASE)
     changed["title"]["vi"] = "Phiếu đã sửa"
     refused = runner.invoke(args=["questionnaire", "publish", write(tmp_path, "mini.yaml", changed)])
-    assert refused.exit_code == 1 and "set 'version: 2'" in refused.output
+    assert refused.exit_code == 1 and "mini: phiên bản 1 đã được công bố với nội dung khác; ghi 'version: 2'" in refused.output
     listing = runner.invoke(args=["questionnaire", "list"])
-    assert "mini" in listing.output and "sipas-2017" in listing.output and "0 responses" in listing.output
+    assert "mini" in listing.output and "sipas-2017" in listing.output
+    assert re.search(r"^mini\s+v1\s+\d\d/\d\d/\d{4}\s+0 phiếu\s+", listing.output, re.M)
+
+
+def test_questionnaire_commands_in_english(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+    assert "✓ sipas-2017.yaml: sipas-2017 v2, 37 items, 22 criteria" in runner.invoke(args=["questionnaire", "check"]).output
+    path = write(tmp_path, "mini.yaml", BASE)
+    assert "mini v1: published" in runner.invoke(args=["questionnaire", "publish", path]).output
+    changed = copy.deepcopy(BASE)
+    changed["title"]["vi"] = "Phiếu đã sửa"
+    refused = runner.invoke(args=["questionnaire", "publish", write(tmp_path, "mini.yaml", changed)])
+    assert refused.exit_code == 1 and "mini: version 1 is already published with different content; set 'version: 2'" in refused.output
+    assert re.search(r"^mini\s+v1\s+\S+\s+0 responses", runner.invoke(args=["questionnaire", "list"]).output, re.M)
 
 
 def test_demo_load_builds_a_province(app, runner):
@@ -86,3 +100,12 @@ def test_demo_distributions_depend_on_field(app, runner):
     land = share["dat-dai"][0] / share["dat-dai"][1]
     civil = share["tu-phap-ho-tich"][0] / share["tu-phap-ho-tich"][1]
     assert land < civil - 0.05, (land, civil)
+
+
+def test_make_run_banner_names_the_citizen_pages_in_the_cli_language(app, runner, monkeypatch):
+    runner.invoke(args=["questionnaire", "publish"])
+    banner = runner.invoke(args=["urls", "--base", "http://127.0.0.1:8080/"])
+    assert banner.exit_code == 0 and "Trang khảo sát cho người dân: http://127.0.0.1:8080/\n" in banner.output
+    assert "  http://127.0.0.1:8080/q/sipas-2017 " in banner.output and "Citizen" not in banner.output
+    monkeypatch.setenv("LANG", "en_GB.UTF-8")
+    assert "Citizen pages: http://127.0.0.1:8080/\n" in runner.invoke(args=["urls", "--base", "http://127.0.0.1:8080"]).output

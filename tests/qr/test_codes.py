@@ -1,6 +1,7 @@
 """Counter QR codes: render, decode with a real reader, follow, answer, check the stored tags."""
 from __future__ import annotations
 
+import pytest
 from werkzeug.datastructures import MultiDict
 
 from survey.db import get_session
@@ -10,6 +11,13 @@ from survey.registry.units import PUBLIC_CODE_ALPHABET, PUBLIC_CODE_LENGTH
 from tests.conftest import FormPage
 from tests.formdata import answers_for, post_body
 from tests.qrkit import BASE, QUICK, decode_png, decode_svg, path_of, place, responses, submit, tag_lines  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def english_cli(monkeypatch):
+    """These tests read the CLI's English (it speaks Vietnamese unless the locale says English);
+    tests/commands/test_cli_language.py reads the Vietnamese."""
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
 
 
 def test_counter_svg_and_png_decode_to_the_short_url(app, place):

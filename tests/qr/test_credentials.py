@@ -14,6 +14,13 @@ from survey.models import Unit, UnitCredential
 from survey.qr import credentials
 from tests.qrkit import offline_link, place  # noqa: F401
 
+
+@pytest.fixture(autouse=True)
+def english_cli(monkeypatch):
+    """These tests read the CLI's English (it speaks Vietnamese unless the locale says English);
+    tests/commands/test_cli_language.py reads the Vietnamese."""
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+
 TODAY = datetime.now(UTC).date()
 API = "/api/v1/dossier-links"
 

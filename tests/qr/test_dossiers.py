@@ -18,6 +18,13 @@ from tests.conftest import FormPage
 from tests.formdata import answers_for, post_body
 from tests.qrkit import BASE, QUICK, decode_png, offline_link, path_of, place, responses, submit, tag_lines  # noqa: F401
 
+
+@pytest.fixture(autouse=True)
+def english_cli(monkeypatch):
+    """These tests read the CLI's English (it speaks Vietnamese unless the locale says English);
+    tests/commands/test_cli_language.py reads the Vietnamese."""
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+
 TODAY = datetime.now(UTC).date()
 
 

@@ -8,6 +8,13 @@ from survey.models import Counter
 from survey.qr import posters
 from tests.qrkit import BASE, decode_image, path_of, pdf_pages, place, responses, submit, tag_lines  # noqa: F401
 
+
+@pytest.fixture(autouse=True)
+def english_cli(monkeypatch):
+    """These tests read the CLI's English (it speaks Vietnamese unless the locale says English);
+    tests/commands/test_cli_language.py reads the Vietnamese."""
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+
 # PDF points (1/72 in): A6 105 × 148 mm, A4 210 × 297 mm.
 PAGE_POINTS = {"a6": (297.6, 419.5), "a4": (595.3, 841.9)}
 

@@ -15,7 +15,7 @@ from tests.registry.test_registry import _registry, write
 def _issue(runner) -> str:
     result = runner.invoke(args=["units", "credentials", "11953"])
     assert result.exit_code == 0, result.output
-    return re.search(r"key id:\s+(\S+)", result.output).group(1)
+    return re.search(r"(?:mã khoá|key id):\s+(\S+)", result.output).group(1)
 
 
 def test_credentials_list_revoke_and_count_the_active_keys(app, runner, tmp_path, monkeypatch):
@@ -34,9 +34,9 @@ def test_credentials_list_revoke_and_count_the_active_keys(app, runner, tmp_path
         row = get_session().scalar(select(UnitCredential).filter_by(key_id=first))
         assert row.revoked_at is not None
     again = runner.invoke(args=["units", "credentials", "11953", "--revoke", first])
-    assert again.exit_code == 1 and "revoked already" in again.output
+    assert again.exit_code == 1 and f"khoá '{first}' của đơn vị '11953' đã bị thu hồi trước đây" in again.output
     unknown = runner.invoke(args=["units", "credentials", "11953", "--revoke", "nope"])
-    assert unknown.exit_code == 1 and "has no key 'nope'" in unknown.output and first in unknown.output
+    assert unknown.exit_code == 1 and "đơn vị '11953' không có khoá 'nope'" in unknown.output and first in unknown.output
     monkeypatch.setenv("LANG", "en_GB.UTF-8")
     listing = runner.invoke(args=["units", "credentials", "11953", "--list"])
     assert "2 key(s), 1 active." in listing.output and listing.output.startswith("Key id")
@@ -61,7 +61,7 @@ def test_counters_import_accepts_a_field_by_vietnamese_name(app, runner, tmp_pat
     write(tmp_path / "c.csv", "unit_code,code,name,questionnaire,fields",
           "11953,MC1,Quầy 1,counter-quick,Đất  đai;xay-dung", "11953,MC2,Quầy 2,counter-quick,Dat dai")
     result = runner.invoke(args=["counters", "import", str(tmp_path / "c.csv")])
-    assert result.exit_code == 1 and "line 3: unknown field(s) 'Dat dai'" in result.output
+    assert result.exit_code == 1 and "dòng 3: lĩnh vực không có: 'Dat dai'; dùng mã lĩnh vực hoặc tên tiếng Việt" in result.output
     assert "dat-dai (Đất đai)" in result.output
     with app.app_context():
         from survey.models import Counter

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from vietnam_provinces import Ward
 
@@ -10,6 +11,13 @@ from survey.db import get_session
 from survey.models import Counter, Unit, UnitCredential
 from survey.qr import credentials
 from survey.registry import units as registry
+
+
+@pytest.fixture(autouse=True)
+def english_cli(monkeypatch):
+    """These tests read the CLI's English (it speaks Vietnamese unless the locale says English);
+    tests/commands/test_cli_language.py reads the Vietnamese."""
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
 
 
 def write(path: Path, *lines: str) -> Path:
