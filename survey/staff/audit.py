@@ -43,6 +43,8 @@ ACTIONS = {
     "questionnaire_published": N_("Xuất bản phiếu khảo sát"),
     "credential_rotated": N_("Cấp khoá API mới"),
     "export": N_("Xuất dữ liệu"),
+    "poster_job_started": N_("Tạo áp phích trong nền"),
+    "unit_moved": N_("Chuyển đơn vị sang đơn vị cấp trên khác"),
     "personal_data_viewed": N_("Xem dữ liệu cá nhân"),
     "sample_drawn": N_("Chọn mẫu"),
     "recheck_drawn": N_("Chọn phiếu phúc tra"),

@@ -3,9 +3,9 @@ disable, the fields a counter serves), poster PDFs and QR images (the same outpu
 `flask qr posters` / `qr code`), unit API credentials shown once, and the questionnaire
 catalogue. Every route is scoped with `scope.require`; lists come from `scope.visible_units`.
 
-Posters are laid out synchronously, capped at STAFF_POSTER_SYNC_LIMIT counters per request
-(200 ≈ 6–7 s of one worker): a larger subtree is refused with a page that says to print it
-part by part (each commune alone) or to ask for the CLI, so no request holds a worker for minutes.
+Posters are laid out synchronously up to STAFF_POSTER_SYNC_LIMIT counters per request
+(200 ≈ 6–7 s of one worker); any subtree can also be made as a background job with progress
+(poster_job_pages.py, jobs.py), so no request holds a worker for minutes.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from ..models import Counter, Field, QuestionnaireVersion, Response as SurveyRes
 from ..qr import codes, credentials, posters
 from ..registry import units as registry
 from ..registry.counters import field_name
-from . import audit, scope
+from . import audit, jobs, scope
 from .forms import ActionForm, CounterForm, UnitForm
 from .scope import require
 from .views import conflict
@@ -93,7 +93,7 @@ def _unit_page(unit: Unit, unit_form: UnitForm, counter_form: CounterForm, child
         counter_form=counter_form, child_form=child_form, errors=errors, kinds=KIND_LABELS,
         questionnaires=_questionnaire_keys(db), fields=_fields(db), field_name=field_name, lang=get_locale(),
         live_keys=live_keys, secret=secret, action=ActionForm(), subtree_counters=subtree,
-        poster_limit=_poster_limit(), parent_visible=unit.parent is not None and scope.may(me(), "manage_registry", unit.parent),
+        poster_limit=_poster_limit(), poster_jobs=jobs.recent(db, unit), job_states=jobs.STATES, parent_visible=unit.parent is not None and scope.may(me(), "manage_registry", unit.parent),
     ), status
 
 
@@ -372,3 +372,6 @@ def questionnaire_publish():
     db.commit()
     flash(_("Đã xuất bản phiếu {key} phiên bản {v}.", key=row.key, v=row.version), "success")
     return redirect(url_for(".questionnaires"))
+
+
+from . import poster_job_pages  # noqa: E402,F401  (its routes hang on this blueprint)

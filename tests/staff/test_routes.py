@@ -12,6 +12,7 @@ import pytest
 from survey.staff.scope import LOGGED_IN, PERMISSIONS
 from tests.sampling.conftest import sample_draws  # noqa: F401  (fixture: a draw in each commune)
 from tests.staff.conftest import token_for
+from tests.staff.test_jobs import poster_jobs  # noqa: F401  (fixture: a finished poster job in each commune)
 
 OPEN = "open"
 # endpoint → (who, scoped to a unit in the URL?)
@@ -49,6 +50,10 @@ ROUTES: dict[str, tuple[str, bool]] = {
     "staff_registry.counter_edit": ("manage_registry", True),
     "staff_registry.counter_poster": ("manage_registry", True),
     "staff_registry.counter_qr": ("manage_registry", True),
+    "staff_registry.poster_job_start": ("manage_registry", True),
+    "staff_registry.poster_job": ("manage_registry", True),
+    "staff_registry.poster_job_download": ("manage_registry", True),
+    "staff_registry.poster_job_again": ("manage_registry", True),
     "staff_registry.questionnaires": ("manage_catalogue", False),
     "staff_registry.questionnaire_publish": ("manage_catalogue", False),
     "staff_reports.index": ("view_reports", False),
@@ -84,7 +89,7 @@ def url_args(tree) -> dict:
     return {
         "key": "sipas-2017", "code": tree.commune_a, "token": "x" * 20, "filename": "site.css",
         "user_id": tree.ids["victim"], "grant_id": tree.grant_victim, "counter_id": tree.counter_a, "fmt": "svg",
-        "name": "criteria", "draw_id": tree.ids.get("draw_a", 0),
+        "name": "criteria", "draw_id": tree.ids.get("draw_a", 0), "job_id": tree.ids.get("job_a", 0),
     }
 
 
@@ -93,7 +98,8 @@ def call(client, rule, endpoint: str, tree, other: bool = False):
 
     args = url_args(tree)
     if other:
-        args.update(code=tree.commune_b, counter_id=tree.counter_b, draw_id=tree.ids.get("draw_b", 0))
+        args.update(code=tree.commune_b, counter_id=tree.counter_b, draw_id=tree.ids.get("draw_b", 0),
+                    job_id=tree.ids.get("job_b", 0))
     with client.application.test_request_context():
         url = url_for(endpoint, **{k: v for k, v in args.items() if k in rule.arguments})
     if endpoint.endswith("counter_form"):
@@ -125,7 +131,7 @@ def test_staff_views_declare_the_permission_the_table_expects(app):
         assert who in (OPEN, LOGGED_IN) or who in PERMISSIONS, endpoint
 
 
-def test_route_walk(app, tree, as_role, sample_draws):
+def test_route_walk(app, tree, as_role, sample_draws, poster_jobs):
     anonymous = app.test_client()
     problems = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
