@@ -126,7 +126,8 @@ def sample_design(unit_code: str, start: str, end: str, save: bool, deff: float,
         raise click.ClickException(str(exc)) from None
     click.echo(say("đơn vị\tlĩnh vực\tN_h\tn_h\tsai số", "unit\tfield\tN_h\tn_h\tmargin"))
     for r in pre.strata.itertuples():
-        click.echo(f"{r.unit}\t{r.field}\t{r.N}\t{r.n}\t{'±' + format_pct(r.margin * 100) if r.margin is not None else '—'}")
+        neyman = f"\tS_h: {designs.basis_note(r)}" if "p_prev" in pre.strata.columns else ""
+        click.echo(f"{r.unit}\t{r.field}\t{r.N}\t{r.n}\t{'±' + format_pct(r.margin * 100) if r.margin is not None else '—'}{neyman}")
     click.echo(say(f"Tổng thể {pre.population}; cỡ mẫu tính được {pre.size}; phân bổ {pre.total}",
                    f"Population {pre.population}; computed size {pre.size}; allocated {pre.total}"))
     if save:
