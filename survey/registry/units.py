@@ -5,9 +5,10 @@ import secrets
 from pathlib import Path
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
 
+from ..i18n import _
 from ..models import Counter, Field, Procedure, Unit
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -79,6 +80,38 @@ def add_unit(session: Session, code: str, name: str, kind: str, parent: Unit | N
     session.flush()
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     return unit
+
+
+class MoveError(ValueError):
+    """A move that would break the tree; the message is already translated."""
+
+
+PATH_LENGTH = 400  # Unit.path's column size
+
+
+def move_unit(session: Session, unit: Unit, new_parent: Unit) -> str:
+    """Hang `unit` (and its whole subtree) under `new_parent`; returns the old parent's code.
+
+    The subtree's materialised paths are rewritten in one UPDATE (old prefix → new prefix), so
+    every prefix query (scope, reports, posters, frames) sees the new tree at once. Counts and
+    responses are kept by unit id, never by path, so they follow the unit unchanged."""
+    if new_parent.id == unit.id or new_parent.path.startswith(unit.path):
+        raise MoveError(_("Không thể chuyển đơn vị {code} vào chính nó hoặc vào đơn vị cấp dưới của nó.", code=unit.code))
+    if unit.parent_id == new_parent.id:
+        raise MoveError(_("Đơn vị {code} đã trực thuộc {parent}.", code=unit.code, parent=new_parent.code))
+    old, new = unit.path, f"{new_parent.path}{unit.id}/"
+    deepest = session.scalar(select(func.max(func.length(Unit.path))).where(Unit.path.startswith(old))) or len(old)
+    if deepest - len(old) + len(new) > PATH_LENGTH:
+        raise MoveError(_("Cây đơn vị sẽ quá sâu sau khi chuyển; vui lòng chọn đơn vị cấp trên khác."))
+    previous = unit.parent.code if unit.parent else ""
+    session.flush()
+    session.execute(update(Unit).where(Unit.path.startswith(old))
+                    .values(path=literal(new) + func.substr(Unit.path, len(old) + 1))
+                    .execution_options(synchronize_session=False))
+    session.execute(update(Unit).where(Unit.id == unit.id).values(parent_id=new_parent.id)
+                    .execution_options(synchronize_session=False))
+    session.expire_all()  # every loaded unit re-reads its path and parent
+    return previous
 
 
 def subtree_ids(session: Session, unit: Unit) -> list[int]:

@@ -488,14 +488,17 @@ def build(session: Session, f: Filters) -> Dashboard:
 
 
 def data_version(session: Session) -> tuple:
-    """What a built dashboard depends on besides its filters: the newest response, the newest flag
-    and the targets' last load (three index lookups). Equal versions mean equal figures."""
+    """What a built dashboard depends on besides its filters: the newest response, the newest flag,
+    the targets' last load and the shape of the unit tree (a unit moved to another parent changes
+    whose responses a subtree sums). Equal versions mean equal figures."""
     from sqlalchemy import func
 
     from ..models import PlanTarget, ResponseFlag
 
+    tree = session.execute(select(func.count(Unit.id), func.sum(Unit.id * func.coalesce(Unit.parent_id, 0)))).one()
     return (session.scalar(select(func.max(Response.id))), session.scalar(select(func.max(ResponseFlag.id))),
-            session.scalar(select(func.max(PlanTarget.loaded_at))), session.scalar(select(func.count(PlanTarget.target_id))))
+            session.scalar(select(func.max(PlanTarget.loaded_at))), session.scalar(select(func.count(PlanTarget.target_id))),
+            tuple(tree))
 
 
 _CACHE: OrderedDict[tuple, Dashboard] = OrderedDict()

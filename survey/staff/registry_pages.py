@@ -93,7 +93,8 @@ def _unit_page(unit: Unit, unit_form: UnitForm, counter_form: CounterForm, child
         counter_form=counter_form, child_form=child_form, errors=errors, kinds=KIND_LABELS,
         questionnaires=_questionnaire_keys(db), fields=_fields(db), field_name=field_name, lang=get_locale(),
         live_keys=live_keys, secret=secret, action=ActionForm(), subtree_counters=subtree,
-        poster_limit=_poster_limit(), poster_jobs=jobs.recent(db, unit), job_states=jobs.STATES, parent_visible=unit.parent is not None and scope.may(me(), "manage_registry", unit.parent),
+        poster_limit=_poster_limit(), poster_jobs=jobs.recent(db, unit), job_states=jobs.STATES,
+        move_choices=unit_moves.parent_choices(unit), parent_visible=unit.parent is not None and scope.may(me(), "manage_registry", unit.parent),
     ), status
 
 
@@ -374,4 +375,4 @@ def questionnaire_publish():
     return redirect(url_for(".questionnaires"))
 
 
-from . import poster_job_pages  # noqa: E402,F401  (its routes hang on this blueprint)
+from . import poster_job_pages, unit_moves  # noqa: E402,F401  (their routes hang on this blueprint)

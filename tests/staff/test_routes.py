@@ -54,6 +54,7 @@ ROUTES: dict[str, tuple[str, bool]] = {
     "staff_registry.poster_job": ("manage_registry", True),
     "staff_registry.poster_job_download": ("manage_registry", True),
     "staff_registry.poster_job_again": ("manage_registry", True),
+    "staff_registry.unit_move": ("manage_registry", True),
     "staff_registry.questionnaires": ("manage_catalogue", False),
     "staff_registry.questionnaire_publish": ("manage_catalogue", False),
     "staff_reports.index": ("view_reports", False),
