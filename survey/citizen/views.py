@@ -19,7 +19,7 @@ from ..db import get_session
 from ..errors import abort_with
 from ..i18n import _, get_locale
 from ..qr import dossiers
-from ..sampling import tracking
+from ..sampling import shortlinks, tracking
 from ..registry import counters
 from ..responses import BeforeCommit, Pending, Stored, Submission, Tags, already_submitted, store
 from ..security import csrf
@@ -262,6 +262,21 @@ def dossier_form(token: str):
         session.rollback()  # a simultaneous submit for the same dossier won
         return _dossier_notice("used")
     return device.remember(resp)
+
+
+@bp.get("/m/<code>")
+def letter_link(code: str):
+    """The short link typed from an invitation letter (M12-000034-K7PQRX): on to the person's
+    single-use dossier link, which answers once and says when it was used or has expired."""
+    session = get_session()
+    try:
+        token = shortlinks.resolve(session, code)
+    except shortlinks.UnknownShortLink:
+        abort_with(404, _("Đường dẫn này không đúng. Vui lòng kiểm tra lại từng ký tự in trên thư mời, hoặc quét mã QR trên thư."))
+    session.commit()  # the link's row, made at the first visit if the letter was printed before it
+    resp = redirect(url_for("public.dossier_form", token=token), code=303)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 def _dossier_notice(kind: str):

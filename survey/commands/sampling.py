@@ -7,21 +7,21 @@ from __future__ import annotations
 
 import getpass
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import db
-from ..i18n import format_pct
+from ..i18n import format_date, format_pct
 from ..models import Field, FrameDossier, SampleDesign, SampleDraw, Unit
 from ..qr import codes
 from ..sampling import design as designs
-from ..sampling import draws, fieldwork, frames
+from ..sampling import draws, fieldwork, frames, retention
 from ..staff import audit
 from .messages import SpeakingGroup, no_base_url, say
 
@@ -97,6 +97,73 @@ def frame_list(unit_code: str) -> None:
     for unit, field, n, first, last in rows:
         click.echo(f"{unit}\t{field}\t{n}\t{first:%d/%m/%Y}–{last:%d/%m/%Y}")
     click.echo(say(f"{sum(r[2] for r in rows)} hồ sơ", f"{sum(r[2] for r in rows)} dossiers"))
+
+
+def _retention_days() -> int:
+    value = current_app.config.get("FRAME_RETENTION_DAYS", retention.DEFAULT_DAYS)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise click.ClickException(say(
+            f"SURVEY_FRAME_RETENTION_DAYS phải là số ngày nguyên từ 0 trở lên (đang là {value!r}); sửa biến môi trường rồi chạy lại",
+            f"SURVEY_FRAME_RETENTION_DAYS must be a whole number of days, 0 or more (it is {value!r}); fix it and run again"))
+    return value
+
+
+@frame_cli.command("retention")
+@click.option("--unit", "unit_code", default=None, help="Only the imports of this unit and the units below it.")
+def frame_retention(unit_code: str | None) -> None:
+    """Each frame import with the last day its personal data is kept (no personal data shown)."""
+    session = db.get_session()
+    days = _retention_days()
+    rows = retention.by_import(session, days, _unit(session, unit_code) if unit_code else None)
+    click.echo(say("lần nhập\tđơn vị\ttệp\tngày nhập\tgiữ đến hết\tcòn dữ liệu cá nhân",
+                   "import\tunit\tfile\timported\tkept until\tholding personal data"))
+    for r in rows:
+        click.echo(f"{r.id}\t{r.unit_code}\t{r.filename}\t{format_date(r.imported_at)}\t{format_date(r.kept_until)}\t{r.holding}")
+    click.echo(say(f"{len(rows)} lần nhập; dữ liệu cá nhân được giữ {days} ngày sau ngày hoàn thành hồ sơ hoặc ngày kết thúc "
+                   "kỳ của thiết kế mẫu muộn nhất chứa hồ sơ (SURVEY_FRAME_RETENTION_DAYS); xoá bằng: frame purge",
+                   f"{len(rows)} import(s); personal data is kept {days} days after the dossier's completion or the end of "
+                   "the latest design period covering it (SURVEY_FRAME_RETENTION_DAYS); purge with: frame purge"))
+
+
+@frame_cli.command("purge")
+@click.option("--dry-run", is_flag=True, help="Say what would be purged; change nothing.")
+@click.option("--unit", "unit_code", default=None, help="Only the frames of this unit and the units below it.")
+def frame_purge(dry_run: bool, unit_code: str | None) -> None:
+    """Blank name, address and phone of frame dossiers past retention; audited with counts.
+
+    Dossier code, unit, field and completion date stay, so `sample verify` still matches."""
+    session = db.get_session()
+    days = _retention_days()
+    root = _unit(session, unit_code) if unit_code else None
+    done = retention.purge(session, days, root=root, dry_run=dry_run)
+    cutoff = format_date(done.on - timedelta(days=days))
+    for import_id, (code, filename, n) in done.per_import.items():
+        click.echo(say(f"  lần nhập {import_id} ({code}, {filename}): {n} hồ sơ",
+                       f"  import {import_id} ({code}, {filename}): {n} dossier(s)"))
+    if not dry_run and (done.dossiers or done.keyings):
+        audit.record(session, "frame_purged", actor_login=_actor(), unit=root, target=f"{done.dossiers} dossiers",
+                     dossiers=done.dossiers, keyings=done.keyings, retention_days=days, on=done.on.isoformat(),
+                     imports={str(k): v[2] for k, v in done.per_import.items()})
+    session.commit()
+    if not done.dossiers and not done.keyings:
+        click.echo(say(f"Không có hồ sơ nào quá hạn lưu ({days} ngày; hoàn thành trước {cutoff} và không còn thuộc "
+                       "kỳ thiết kế mẫu nào chưa hết hạn). Không xoá gì.",
+                       f"No dossier is past retention ({days} days; completed before {cutoff} and in no design period "
+                       "still kept). Nothing was purged."))
+        return
+    facts = (done.dossiers, len(done.per_import), done.keyings)
+    if dry_run:
+        click.echo(say("Chạy thử, không xoá gì: sẽ xoá họ tên, địa chỉ, số điện thoại của {} hồ sơ trong {} lần nhập "
+                       "và {} lần nhập phiếu giấy.".format(*facts),
+                       "Dry run, nothing changed: would blank name, address and phone of {} dossier(s) in {} import(s) "
+                       "and delete {} paper keying(s).".format(*facts)))
+        return
+    click.echo(say("Đã xoá họ tên, địa chỉ, số điện thoại của {} hồ sơ trong {} lần nhập và {} lần nhập phiếu giấy "
+                   "(ghi nhật ký). Mã hồ sơ, đơn vị, lĩnh vực, ngày hoàn thành được giữ: sample verify vẫn kiểm chứng "
+                   "được các lần rút mẫu.".format(*facts),
+                   "Blanked name, address and phone of {} dossier(s) in {} import(s) and deleted {} paper keying(s) "
+                   "(audited). Dossier code, unit, field and completion date stay: sample verify still checks the "
+                   "draws.".format(*facts)))
 
 
 @sample_cli.command("design")

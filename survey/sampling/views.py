@@ -6,6 +6,7 @@ domain module, commit once.
 """
 from __future__ import annotations
 
+import io
 import re
 import secrets
 import time
@@ -26,7 +27,7 @@ from ..sheets import MAX_FILE_BYTES, SheetError
 from ..staff import audit, scope
 from ..staff.scope import require
 from . import design as designs
-from . import draws, estimates, fieldwork, frames, tracking
+from . import draws, estimates, fieldwork, frames, letters, paper_forms, tracking
 from .forms import DesignForm, MappingForm, StatusForm, UploadForm
 
 bp = Blueprint("staff_sampling", __name__, url_prefix="/staff/sampling")
@@ -276,7 +277,9 @@ def _design_page(unit: Unit, form: DesignForm, preview=None, errors: list[str] |
     for fld, choices in ((form.strata, designs.STRATA), (form.formula, designs.FORMULAS),
                          (form.allocation, designs.ALLOCATIONS)):
         fld.choices = [(k, _(v)) for k, v in choices.items()]
-    return render_template("staff/sampling/design.html", unit=unit, form=form, preview=preview, errors=errors or []), status
+    prev = designs.previous_period(preview.params) if preview is not None else None
+    return render_template("staff/sampling/design.html", unit=unit, form=form, preview=preview, errors=errors or [],
+                           prev=prev, min_n=designs.MIN_N, basis_note=designs.basis_note), status
 
 
 @bp.get("/<code>/design")
@@ -323,7 +326,8 @@ def _draw_page(row: SampleDraw, form: StatusForm, errors: list[str], status: int
                            strata=draws.strata_summary(db, row), formulas=designs.FORMULAS, allocations=designs.ALLOCATIONS,
                            strata_labels=designs.STRATA, check=draws.verify(db, row), rates=tracking.rates(db, row.id),
                            statuses=tracking.STATUSES, settable=tracking.SETTABLE, form=form, errors=errors,
-                           in_field=tracking.in_field, est=estimates.for_draw(db, row)), status
+                           in_field=tracking.in_field, est=estimates.for_draw(db, row), print_limit=letters.SYNC_LIMIT,
+                           in_field_count=sum(1 for m, *_rest in members if tracking.in_field(m) and m.status != "replaced")), status
 
 
 @bp.get("/draws/<int:draw_id>")
@@ -388,3 +392,68 @@ def draw_export(draw_id: int):
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f"attachment; filename=mau-{row.id}.{fmt}"})
+
+
+# --- printed fieldwork material -----------------------------------------------------------
+
+def _pdf(body: bytes, filename: str) -> Response:
+    return Response(body, mimetype="application/pdf", headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+def _one_code() -> str | None:
+    code = request.args.get("code", "").strip()
+    return code[:30] or None
+
+
+@bp.get("/draws/<int:draw_id>/letters.pdf")
+@require("personal_data", unit=unit_of_draw)
+def draw_letters(draw_id: int):
+    """Invitation letters (?size=A4|A5, ?code=one respondent) with personal QR codes; personal data, audited.
+    Up to letters.SYNC_LIMIT per request; more are printed with `flask sample letters`."""
+    size = request.args.get("size", "A4").upper()
+    if size not in letters.SIZES:
+        abort_with(400, _("Khổ giấy chỉ có A4 hoặc A5."))
+    db = get_session()
+    row = db.get(SampleDraw, draw_id)
+    try:
+        base = codes.base_url()
+    except codes.NoBaseUrl as exc:
+        abort_with(503, exc.description)
+    try:
+        wanted = paper_forms.codes(db, row, _one_code())
+    except paper_forms.PaperFormError as exc:
+        abort_with(404, str(exc))
+    if len(wanted) > letters.SYNC_LIMIT:
+        abort_with(422, _("Lần rút có {n} thư mời; mỗi lần tải trên web tối đa {limit} thư. Vui lòng in bằng lệnh "
+                          "“flask --app wsgi sample letters {id} --out thu-moi.pdf”.", n=len(wanted),
+                          limit=letters.SYNC_LIMIT, id=row.id))
+    made = letters.batch(db, row, base=base, codes=set(wanted))
+    out = io.BytesIO()
+    letters.write_pdf(made, size, out)
+    audit.record(db, "export", actor=me(), unit=row.design.unit, target=request.path, what="sample_letters",
+                 rows=len(made.letters), size=size, without_link=len(made.problems))
+    db.commit()
+    return _pdf(out.getvalue(), f"thu-moi-{row.id}{'-' + wanted[0] if len(wanted) == 1 else ''}-{size}.pdf")
+
+
+@bp.get("/draws/<int:draw_id>/paper-forms.pdf")
+@require("personal_data", unit=unit_of_draw)
+def draw_paper_forms(draw_id: int):
+    """The paper questionnaire with the respondent code and its QR on every page (?code=one respondent); audited."""
+    db = get_session()
+    row = db.get(SampleDraw, draw_id)
+    try:
+        q = paper_forms.questionnaire(db)
+        wanted = paper_forms.codes(db, row, _one_code())
+    except paper_forms.PaperFormError as exc:
+        abort_with(404, str(exc))
+    if len(wanted) > letters.SYNC_LIMIT:
+        abort_with(422, _("Lần rút có {n} người; mỗi lần tải trên web tối đa {limit} phiếu. Vui lòng in bằng lệnh "
+                          "“flask --app wsgi sample paper-forms {id} --out phieu.pdf”.", n=len(wanted),
+                          limit=letters.SYNC_LIMIT, id=row.id))
+    out = io.BytesIO()
+    paper_forms.write_pdf(q, row.design.unit.name, wanted, out)
+    audit.record(db, "export", actor=me(), unit=row.design.unit, target=request.path, what="sample_paper_forms",
+                 rows=len(wanted))
+    db.commit()
+    return _pdf(out.getvalue(), f"phieu-giay-{row.id}{'-' + wanted[0] if len(wanted) == 1 else ''}.pdf")

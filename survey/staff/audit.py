@@ -49,6 +49,7 @@ ACTIONS = {
     "sample_drawn": N_("Chọn mẫu"),
     "recheck_drawn": N_("Chọn phiếu phúc tra"),
     "frame_imported": N_("Nhập khung mẫu"),
+    "frame_purged": N_("Xoá dữ liệu cá nhân quá hạn lưu của khung mẫu"),
     "comment_reviewed": N_("Đánh dấu đã xem ý kiến người dân"),
 }
 

@@ -23,6 +23,7 @@ ROUTES: dict[str, tuple[str, bool]] = {
     "public.thanks": (OPEN, False),
     "public.counter_form": (OPEN, False),
     "public.dossier_form": (OPEN, False),
+    "public.letter_link": (OPEN, False),
     "health.healthz": (OPEN, False),
     "api.mint_dossier_link": (OPEN, False),  # its own bearer-key authentication (tests/qr/test_api.py)
     "staff.login": (OPEN, False),
@@ -73,6 +74,8 @@ ROUTES: dict[str, tuple[str, bool]] = {
     "staff_sampling.draw": ("personal_data", True),
     "staff_sampling.draw_export": ("personal_data", True),
     "staff_sampling.draw_status": ("manage_samples", True),
+    "staff_sampling.draw_letters": ("personal_data", True),
+    "staff_sampling.draw_paper_forms": ("personal_data", True),
     "staff_entry.entry_page": ("manage_samples", True),
     "staff_entry.entry_mode": ("manage_samples", True),
     "staff_entry.settle": ("manage_samples", True),
