@@ -147,6 +147,8 @@ def key_paper(session: Session, form: catalog.Published, member: SampleMember, a
         session.flush()
         return Outcome(FIRST)
     first = found[FIRST]
+    if SECOND not in found and first.keyer_login == login and _decoded(first) == json.loads(json.dumps(answers)):
+        return Outcome(FIRST)  # the same keying sent twice (a double click): nothing new
     if SECOND in found:
         raise EntryError(_("Phiếu {code} đã được nhập hai lần và đang chờ người thứ ba đối chiếu.",
                            code=member.respondent_code), 409)

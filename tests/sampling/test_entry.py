@@ -121,7 +121,8 @@ def test_double_entry_settled_by_a_third_person(app, tree, as_role, sample_draws
     # two keyings that agree become one response
     assert post(one, url, agree.respondent_code).status_code == 303
     assert responses(app) == [] and status_of(app, agree.respondent_code) != "paper_returned"
-    assert post(one, url, agree.respondent_code).status_code == 409  # the same person cannot key it twice
+    assert post(one, url, agree.respondent_code).status_code == 303  # sent twice (a double click): nothing new
+    assert post(one, url, agree.respondent_code, {**ANSWERS, "overall": "4"}).status_code == 409  # not a second keying
     assert post(two, url, agree.respondent_code).status_code == 303
     assert len(responses(app)) == 1 and status_of(app, agree.respondent_code) == "paper_returned"
     # two keyings that disagree wait for a third person
