@@ -8,7 +8,7 @@ from survey.db import get_session
 from survey.models import Answer, FrameDossier, QuestionnaireVersion, Response, SampleMember
 from survey.sampling import tracking
 from tests.sampling.conftest import sample_draws  # noqa: F401
-from tests.staff.conftest import as_role, tree  # noqa: F401
+from tests.staff.conftest import as_role, csrf_token, tree  # noqa: F401
 
 
 def answered(app, draw_id: int, codes: list[int]) -> None:
@@ -45,10 +45,27 @@ def test_draw_page_without_answers_says_so(app, tree, as_role, sample_draws):  #
     assert "Chưa có phiếu trả lời nào của mẫu này" in html
 
 
-def test_cli_estimate(app, tree, sample_draws):  # noqa: F811
+def test_cli_estimate(app, tree, sample_draws, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("LC_ALL", "vi_VN.UTF-8")
     answered(app, tree.ids["draw_a"], [5, 4, 2])
     out = app.test_cli_runner().invoke(args=["sample", "estimate", str(tree.ids["draw_a"])])
     assert out.exit_code == 0, out.output
     assert "Toàn bộ mẫu" in out.output and "66,7%" in out.output and "Korn–Graubard" in out.output
     missing = app.test_cli_runner().invoke(args=["sample", "estimate", "99999"])
     assert missing.exit_code != 0 and "99999" in missing.output
+
+
+def test_design_page_neyman_preview_says_where_it_fell_back(app, tree, as_role, sample_draws):  # noqa: F811
+    c = as_role("coordinator")
+    page = c.get("/staff/sampling/11953/design").get_data(as_text=True)
+    form = {"csrf_token": csrf_token(page), "period_start": "01/10/2026", "period_end": "31/12/2026",
+            "strata": "unit_field", "formula": "cochran", "confidence": "95", "margin": "5", "proportion": "50",
+            "response_rate": "100", "design_effect": "1", "allocation": "neyman", "minimum": "0", "quota": "",
+            "total": "5", "seed": "ney"}
+    preview = c.post("/staff/sampling/11953/design", data=form | {"action": "preview"})
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200
+    assert "chưa đủ số liệu kỳ trước (0 phiếu): dùng 50%" in html and "01/07/2026–30/09/2026" in html
+    drawn = c.post("/staff/sampling/11953/design", data=form | {"action": "draw"})
+    assert drawn.status_code == 302
+    assert "Neyman" in c.get(drawn.headers["Location"]).get_data(as_text=True)
