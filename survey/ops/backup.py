@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 
 from .. import db
+from ..i18n import _
 from ..models import Answer, Response
 
 
@@ -205,7 +206,7 @@ def backup_command(file: Path, force: bool) -> None:
     url = current_app.config["DATABASE_URL"]
     engine = db.engine()
     if file.exists() and not force:
-        raise click.ClickException(f"{file} exists; use --force to overwrite it")
+        raise click.ClickException(_("{file} đã có; thêm --force để ghi đè", file=file))
     try:
         if make_url(url).get_backend_name() == "sqlite":
             backup_sqlite(engine, file)
@@ -220,7 +221,8 @@ def backup_command(file: Path, force: bool) -> None:
         summary = _fingerprint(engine)
     except (BackupError, OperationalError, sqlite3.Error) as exc:
         raise click.ClickException(str(getattr(exc, "orig", None) or exc)) from None
-    click.echo(f"Backup written to {file} ({file.stat().st_size:,} bytes): {summary.describe()}")
+    click.echo(_("Đã ghi bản sao lưu vào {file} ({size} byte): {summary}", file=file, size=f"{file.stat().st_size:,}",
+                 summary=summary.describe()))
 
 
 @click.command("restore")
@@ -235,13 +237,13 @@ def restore_command(file: Path, force: bool) -> None:
         with engine.connect() as conn:
             occupied = tables_with_rows(conn)
         if occupied and not force:
-            raise click.ClickException(
-                f"the database is not empty (rows in {', '.join(occupied[:4])}{', …' if len(occupied) > 4 else ''}); "
-                "take a backup of it first, then repeat with --force to replace it"
-            )
+            raise click.ClickException(_(
+                "cơ sở dữ liệu không trống (có dữ liệu trong {tables}); hãy sao lưu nó trước, rồi chạy lại với "
+                "--force để thay thế", tables=", ".join(occupied[:4]) + (", …" if len(occupied) > 4 else "")))
         if make_url(url).get_backend_name() == "sqlite":
             revision = check_sqlite_file(file)
-            click.echo(f"Restoring {file} (revision {revision}) into {db.safe_url(url)}", err=True)
+            click.echo(_("Đang khôi phục {file} (phiên bản {revision}) vào {url}", file=file, revision=revision,
+                         url=db.safe_url(url)), err=True)
             restore_sqlite(engine, file)
         else:
             run_pg(pg_restore_command(file, db.normalize_url(url).database or ""), url)
@@ -249,4 +251,5 @@ def restore_command(file: Path, force: bool) -> None:
         summary = _fingerprint(engine)
     except (BackupError, OperationalError, sqlite3.Error) as exc:
         raise click.ClickException(str(getattr(exc, "orig", None) or exc)) from None
-    click.echo(f"Restored {file}: {summary.describe()}. Run `flask --app wsgi db upgrade` if the backup is older than this version.")
+    click.echo(_("Đã khôi phục {file}: {summary}. Chạy `flask --app wsgi db upgrade` nếu bản sao lưu cũ hơn phiên bản này.",
+                 file=file, summary=summary.describe()))

@@ -69,10 +69,11 @@ def test_round_trip_keeps_every_row(sites, tmp_path):
     file = tmp_path / "sipas.backup"
     out = source.cli("db", "backup", str(file)).output
     assert file.stat().st_size > 0 and "responses 200" in out and before.checksum[:16] in out
+    assert f"Đã ghi bản sao lưu vào {file} (" in out
 
     out = target.cli("db", "restore", str(file)).output
     assert target.fingerprint() == before
-    assert before.checksum[:16] in out
+    assert before.checksum[:16] in out and f"Đã khôi phục {file}: " in out
 
     # the source is untouched and still serves
     assert source.fingerprint() == before
@@ -90,7 +91,7 @@ def test_restore_into_non_empty_database_needs_force(sites, tmp_path):
 
     refused = target.cli("db", "restore", str(file), ok=False)
     assert refused.exit_code == 1
-    assert "not empty" in refused.output and "--force" in refused.output
+    assert "cơ sở dữ liệu không trống (có dữ liệu trong " in refused.output and "--force để thay thế" in refused.output
     assert target.fingerprint() == occupied, "a refused restore changes nothing"
 
     target.cli("db", "restore", "--force", str(file))
