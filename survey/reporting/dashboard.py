@@ -21,6 +21,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from analysis import figures as fig
 from analysis.figures import ALL
 from analysis.inference import (
     MIN_N,
@@ -33,11 +34,21 @@ from questionnaires.loader import Questionnaire
 
 from .. import catalog
 from ..i18n import N_, _
-from ..models import Field, QuestionnaireVersion, Response, Unit
+from ..models import AnswerCount, Field, QuestionnaireVersion, Response, Unit
 from . import targets as targets_store
-from .counts import VN
-from .selection import UNTAGGED, ReportError, Selection
-from .standard import counts_frame, standard_report
+from .breakdowns import respondent_minimums
+from .counts import VN, refresh
+from .selection import (
+    UNTAGGED,
+    ReportError,
+    Scope,
+    Selection,
+    label_groups,
+    maintained_filter,
+    split_range,
+    unit_tree,
+)
+from .standard import comparable_structure, counts_frame, standard_report, stored_cells
 
 PERIOD_KINDS = ("month", "quarter", "year", "custom")
 FREQ = {"month": "M", "quarter": "Q", "year": "Y"}
@@ -227,7 +238,7 @@ def instruments(session: Session) -> list[Questionnaire]:
     return [q for q in out if q.criteria and q.rollup is not None]
 
 
-def _figure(row: pd.Series | None) -> Figure:
+def _figure(row: pd.Series | dict | None) -> Figure:
     if row is None:
         return Figure()
     number = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
@@ -329,32 +340,28 @@ def field_rows(session: Session, q: Questionnaire, f: Filters, current: pd.DataF
                targets: Sequence[Target], ancestors: list[str], names: dict[str, str]) -> list[FieldRow]:
     """The field table lines of one instrument, judged against the targets in force."""
     rows: list[FieldRow] = []
-    mine = current[(current["unit"].astype("object") == f.unit) & current["level"].isin(MEASURE_LABELS)]
-    if mine.empty:
+    now_at = _measure_rows(current, f.unit)
+    if not now_at:
         return rows
-    before = previous[(previous["unit"].astype("object") == f.unit)] if len(previous) else previous
+    then_at = _measure_rows(previous, f.unit) if len(previous) else {}
     service = q.kind in KIND_FIELD
     default = INDICATORS[KIND_INDICATORS[q.kind][0]] if q.kind in KIND_INDICATORS else "overall_item"
-    for (source, field_code), group in mine.groupby([mine["source"].astype("object"), mine["field"].astype("object")],
-                                                    sort=True):
+    groups: dict[tuple[str, str], set[str]] = {}
+    for level, source, field_code in now_at:
+        groups.setdefault((source, field_code), set()).add(level)
+    for (source, field_code), levels in sorted(groups.items()):
         if service and field_code != ALL:
             continue  # a health or education questionnaire is its field: its total is the row
         if not service and f.field and field_code == ALL:
             continue  # one field chosen: its total is the field's own row
-        levels = set(group["level"])
         shown_field = KIND_FIELD[q.kind] if service else field_code
         found = applicable_targets(targets, q.kind, field_code, sorted(levels), f.period, ancestors, f.channel)
         fallback = default if service or field_code == ALL else "overall_item"
         measures = list(dict.fromkeys(t.measure for t in found)) or ([fallback] if fallback in levels else sorted(levels)[:1])
         for measure in measures:
-            def pick(frame: pd.DataFrame, measure: str = measure, source: str = source,
-                     field_code: str = field_code) -> pd.DataFrame:
-                return frame[(frame["level"] == measure) & (frame["source"].astype("object") == source)
-                             & (frame["field"].astype("object") == field_code)]
-
-            now, then = pick(group), pick(before) if len(before) else before
+            key = (measure, source, field_code)
             row = FieldRow(q.key, q.title.vi, q.kind, source, shown_field, names.get(shown_field, shown_field), measure,
-                           _figure(now.iloc[0] if len(now) else None), _figure(then.iloc[0] if len(then) else None))
+                           _figure(now_at.get(key)), _figure(then_at.get(key)))
             for_measure = [t for t in found if t.measure == measure]
             if for_measure:
                 row.target = for_measure[0]
@@ -362,6 +369,16 @@ def field_rows(session: Session, q: Questionnaire, f: Filters, current: pd.DataF
             judge(row)
             rows.append(row)
     return rows
+
+
+def _measure_rows(figures: pd.DataFrame, unit: str) -> dict[tuple[str, str, str], dict]:
+    """(level, source, field) → the first figure row of the unit on a field-table measure."""
+    mine = figures[(figures["unit"].astype("object") == unit) & figures["level"].isin(MEASURE_LABELS)]
+    columns = [c for c in ("level", "source", "field", "n", "n_eff", "pct", "ci_low", "ci_high", "n_excluded") if c in mine]
+    out: dict[tuple[str, str, str], dict] = {}
+    for r in mine[columns].astype({"source": "object", "field": "object"}).to_dict("records"):
+        out.setdefault((r["level"], r["source"], r["field"]), r)
+    return out
 
 
 def judge(row: FieldRow) -> None:
@@ -384,17 +401,21 @@ def judge(row: FieldRow) -> None:
     row.verdict = "chua_du_du_lieu" if v is None else str(v["verdict"])
 
 
-def criteria_table(session: Session, q: Questionnaire, f: Filters, current: pd.DataFrame) -> pd.DataFrame:
+def criteria_table(session: Session, q: Questionnaire, f: Filters, current: pd.DataFrame,
+                   counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Elements and criteria of one instrument for the chosen unit (all fields or the chosen one), with
-    the distribution of answers 1–5 that the diverging bars draw, read from the maintained counts."""
+    the distribution of answers 1–5 that the diverging bars draw, read from the maintained counts
+    (or taken from `counts`, the chosen period's cells when the caller read them already)."""
     field_code = f.field or ALL
     rows = current[(current["unit"].astype("object") == f.unit) & (current["field"].astype("object") == field_code)
                    & current["level"].isin(("criterion", "element"))]
     if rows.empty:
         return pd.DataFrame(columns=["level", "element", "item", "label", "source", "n", "pct", "ci_low", "ci_high",
                                      "n1", "n2", "n3", "n4", "n5"])
-    sel = Selection(q.key, since=f.period.since, until=f.period.until, unit=f.unit, field=f.field, source=f.source, by=())
-    counts = counts_frame(session, sel, refresh_first=False, flagged_codes=False)
+    if counts is None:
+        sel = Selection(q.key, since=f.period.since, until=f.period.until, unit=f.unit, field=f.field, source=f.source,
+                        by=())
+        counts = counts_frame(session, sel, refresh_first=False, flagged_codes=False)
     counts = counts[counts["flag_reason"].isna() & counts["code"].between(1, 5)]
     dist = counts.groupby([counts["source"].astype("object"), "item", "code"])["n"].sum().unstack("code", fill_value=0)
     dist = dist.reindex(columns=range(1, 6), fill_value=0).rename(columns=lambda c: f"n{c}").reset_index()
@@ -438,6 +459,168 @@ def unit_rows(session: Session, f: Filters, current: pd.DataFrame, unit: Unit, m
     return sorted(out, key=lambda r: (r.source, units[r.unit].path))
 
 
+# ---------------------------------------------------------------- one read for every instrument
+#
+# A month, quarter or year without a channel filter is answered from the maintained counts alone,
+# so the field table of every instrument comes from one grouped read (version × month × field ×
+# source × item × code) and one run of the analysis pipeline per instrument, instead of one
+# standard report per instrument with its own reads, refresh check and exclusion counts (the
+# dashboard shows n_excluded from the figures, never the exclusion table). The figures are the
+# engine's: tests/reporting/test_dashboard_fast.py compares them with standard_report.
+
+
+def fast_path(f: Filters) -> bool:
+    """Whether the filters can be answered from the maintained counts in one read (whole months, no channel)."""
+    return f.period.freq is not None and not f.channel
+
+
+@dataclass
+class Window:
+    """The maintained counts of every chosen instrument over the chosen and previous periods."""
+
+    counts: pd.DataFrame  # label_groups output plus the raw version id; periods of the filter's kind
+    scopes: dict[str, Scope]  # instrument key → its scope over the window
+    present: set[int]  # version ids with responses in the window
+
+
+def read_window(session: Session, chosen: Sequence[Questionnaire], f: Filters, unit: Unit) -> Window:
+    """One grouped read of answer_counts for every chosen instrument (the caller refreshed them)."""
+    since, until, freq = f.period.previous().since, f.period.until, f.period.freq or "M"
+    rows = session.scalars(select(QuestionnaireVersion).where(QuestionnaireVersion.key.in_([q.key for q in chosen]))
+                           .order_by(QuestionnaireVersion.key, QuestionnaireVersion.version)).all()
+    field_id = session.scalar(select(Field.id).where(Field.code == f.field)) if f.field else None
+    unit_ids = select(Unit.id).where(Unit.path.startswith(unit.path))
+
+    def scope(key: str, q: Questionnaire, versions: Sequence[QuestionnaireVersion]) -> Scope:
+        sel = Selection(key, since=since, until=until, unit=f.unit, field=f.field, source=f.source,
+                        by=("field", "period"), period=freq)
+        return Scope(sel, q, tuple(versions), unit_ids, field_id)
+
+    scopes = {q.key: scope(q.key, q, [v for v in rows if v.key == q.key]) for q in chosen}
+    together = scope(",".join(scopes), chosen[0], rows)
+    (first, last), edges = split_range(since, until)
+    assert not edges, "a month, quarter or year is whole months"
+    query = select(AnswerCount.version_id).distinct().where(AnswerCount.version_id.in_(together.version_ids))
+    present = set(session.scalars(maintained_filter(query, AnswerCount, together, first, last)))
+    items = list(dict.fromkeys(i for s in scopes.values() for i in s.items))
+    cells = stored_cells(session, together, ["version", "period", "field"], items, first, last, flagged_codes=False)
+    return Window(label_groups(session, cells, together, ["period", "field"]), scopes, present)
+
+
+def window_figures(session: Session, window: Window, q: Questionnaire) -> pd.DataFrame | None:
+    """Figures by field × period of one instrument from the window, as standard_report gives them
+    for the same selection (by field, period); None when nobody answered it there."""
+    scope = window.scopes[q.key]
+    ids = [v.id for v in scope.versions if v.id in window.present]
+    if not ids:
+        return None
+    counts = window.counts
+    mine = counts[counts["version"].isin(ids) & counts["item"].isin(scope.items)].drop(columns="version")
+    if mine.empty:
+        return None
+    keys = [c for c in mine.columns if c != "n"]
+    mine = mine.groupby(keys, dropna=False, observed=True, sort=False)["n"].sum().reset_index()
+    mine["flag_reason"] = mine["flag_reason"].astype("object").where(mine["flag_reason"].notna(), None)
+    try:
+        structure, rollup, _note = comparable_structure(session, scope, present=[v for v in scope.versions if v.id in ids])
+    except ReportError as exc:  # versions that share no criterion: said on the page, not a 500
+        raise DashboardError(str(exc)) from None
+    dims = ["field", "period"]
+    responses = respondent_minimums(session, scope, dims) if q.rollup.comprehensive else None
+    return engine_figures(mine, structure, rollup, dims, responses=responses).assign(unit=scope.sel.unit)
+
+
+def engine_figures(counts: pd.DataFrame, structure, rollup, by: Sequence[str], tree: pd.DataFrame | None = None,
+                   responses: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The figures of analysis.report.standard_report, the same steps in the same order, without
+    its verdicts and exclusion table: the dashboard judges its own rows against the targets in
+    force and reads n_excluded off the figures, and those two cost a third of the pipeline."""
+    rule, frame = fig.as_rollup(rollup), fig.as_structure(structure)
+    items = [*frame["item"], *([rule.overall_item] if rule.overall_item else [])]
+    tallies = _regroup(fig.tally(counts, by, items=items), tree)
+    figures = fig.all_levels(tallies, frame, rule)
+    if responses is not None and rule.comprehensive:
+        comp = fig.comprehensive_tally(responses, by, set(frame["item"]))
+        comp = fig.comprehensive_rows(_regroup(comp, tree))
+        figures = pd.concat([figures, comp.reindex(columns=figures.columns)], ignore_index=True)
+    return figures
+
+
+def _regroup(tallies: pd.DataFrame, tree: pd.DataFrame | None) -> pd.DataFrame:
+    """All-field totals and the unit tree's roll-up, as analysis.report does them."""
+    if "field" in tallies:
+        tallies = fig.add_totals(tallies, "field")
+    if tree is not None and "unit" in tallies:
+        tallies = fig.roll_up(tallies, tree)
+    return tallies
+
+
+def window_units(session: Session, q: Questionnaire, f: Filters, unit: Unit, measure: str) -> pd.DataFrame | None:
+    """The chosen period's figures by unit of the subtree (rolled up the tree) on one measure, from one
+    read of the maintained counts; None when the measure needs the respondents (comprehensive)."""
+    if measure == "comprehensive":
+        return None
+    sel = Selection(q.key, since=f.period.since, until=f.period.until, unit=f.unit, field=f.field, source=f.source,
+                    by=("unit",), period=f.period.freq or "M")
+    versions = session.scalars(select(QuestionnaireVersion).where(QuestionnaireVersion.key == q.key)
+                               .order_by(QuestionnaireVersion.version)).all()
+    field_id = session.scalar(select(Field.id).where(Field.code == f.field)) if f.field else None
+    scope = Scope(sel, q, tuple(versions), select(Unit.id).where(Unit.path.startswith(unit.path)), field_id)
+    try:
+        structure, rollup, _note = comparable_structure(session, scope)
+    except ReportError as exc:
+        raise DashboardError(str(exc)) from None
+    only_item = measure == "overall_item"
+    if only_item and rollup.overall_item is None:
+        return pd.DataFrame(columns=["unit", "field", "level", "source"])
+    (first, last), _edges = split_range(f.period.since, f.period.until)
+    items = [rollup.overall_item] if only_item else scope.items
+    cells = stored_cells(session, scope, ["unit"], items, first, last, flagged_codes=False)
+    counts = label_groups(session, cells, scope, ["unit"])
+    tree = unit_tree(session)
+    if only_item:  # all_levels' overall_item rows: the item's tallies with their percentages
+        tallies = _regroup(fig.tally(counts, ["unit"], items=items), tree)
+        figures = fig.percentages(tallies).assign(level="overall_item")
+    else:
+        figures = engine_figures(counts, structure, rollup, ["unit"], tree=tree)
+    return figures.assign(field=f.field or ALL)
+
+
+def window_periods(figures: pd.DataFrame, f: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(current, previous) rows of a window's figures."""
+    label = figures["period"].astype(str)
+    cur, prev = f.period, f.period.previous()
+    return figures[label == str(pd.Period(cur.since, cur.freq))], figures[label == str(pd.Period(prev.since, cur.freq))]
+
+
+def window_distribution(window: Window, q: Questionnaire, f: Filters) -> pd.DataFrame:
+    """The chosen period's unflagged answers 1–5 of one instrument, by source × item × code (criteria_table's input)."""
+    scope = window.scopes[q.key]
+    counts = window.counts
+    label = str(pd.Period(f.period.since, f.period.freq))
+    ids = [v.id for v in scope.versions]
+    return counts[counts["version"].isin(ids) & counts["item"].isin(scope.items)
+                  & (counts["period"].astype(str) == label)]
+
+
+_TARGETS: dict[tuple, tuple[tuple[Target, ...], str]] = {}
+
+
+def _targets(session: Session) -> tuple[tuple[Target, ...], str]:
+    """report_targets(), parsed once per state of plan_targets (its row count and last load), not per page."""
+    from sqlalchemy import func
+
+    from ..models import PlanTarget
+
+    key = (str(session.get_bind().url), session.scalar(select(func.count(PlanTarget.target_id))),
+           session.scalar(select(func.max(PlanTarget.loaded_at))))
+    if key not in _TARGETS:
+        if len(_TARGETS) >= CACHE_SIZE:
+            _TARGETS.clear()
+        _TARGETS[key] = targets_store.report_targets(session)
+    return _TARGETS[key]
+
+
 def build(session: Session, f: Filters) -> Dashboard:
     """Everything the page, the workbook and the charts show, from one set of filters."""
     unit = session.scalar(select(Unit).where(Unit.code == f.unit))
@@ -453,32 +636,48 @@ def build(session: Session, f: Filters) -> Dashboard:
     names = _field_names(session)
     if f.field and f.field not in names:
         raise DashboardError(_("Không có lĩnh vực mã “{code}”.", code=f.field))
-    targets, origin = targets_store.report_targets(session)
+    targets, origin = _targets(session)
     ancestors = _ancestors(session, unit)
     chosen = [q for q in known if not f.questionnaire or q.key == f.questionnaire]
     rows: list[FieldRow] = []
     focus, focus_current = None, pd.DataFrame()
+    window = None
+    if chosen and fast_path(f):
+        refresh(session)
+        window = read_window(session, chosen, f, unit)
     for q in chosen:
-        if not _answered(session, q, f, unit):
-            continue
-        try:
-            current, previous = _split_periods(session, q, f)
-        except ReportError as exc:  # e.g. versions that share no criterion: said on the page, not a 500
-            raise DashboardError(str(exc)) from None
+        if window is not None:
+            figures = window_figures(session, window, q)
+            if figures is None:
+                continue
+            current, previous = window_periods(figures, f)
+        else:
+            if not _answered(session, q, f, unit):
+                continue
+            try:
+                current, previous = _split_periods(session, q, f)
+            except ReportError as exc:  # e.g. versions that share no criterion: said on the page, not a 500
+                raise DashboardError(str(exc)) from None
         mine = field_rows(session, q, f, current, previous, targets, ancestors, names)
         rows.extend(mine)
         if focus is None and mine and any(r.current.n for r in mine):
             focus, focus_current = q, current
-    criteria = criteria_table(session, focus, f, focus_current) if focus else criteria_table(session, chosen[0], f, pd.DataFrame(
-        columns=["unit", "field", "level"])) if chosen else pd.DataFrame()
+    if focus:
+        criteria = criteria_table(session, focus, f, focus_current,
+                                  window_distribution(window, focus, f) if window is not None else None)
+    else:
+        criteria = criteria_table(session, chosen[0], f, pd.DataFrame(columns=["unit", "field", "level"])) if chosen \
+            else pd.DataFrame()
     focus_rows = [r for r in rows if focus and r.instrument == focus.key and r.field == (f.field or ALL)]
     # units on the satisfaction question when the instrument has one (the TTHC / field targets' measure)
     measures = [r.measure for r in focus_rows]
     measure = "overall_item" if "overall_item" in measures or not measures else measures[0]
     funnel = next((r.target.threshold for r in focus_rows
                    if r.measure == measure and r.target and r.target.threshold is not None), None)
-    units = unit_rows(session, f, _report(session, focus, f, f.period.since, f.period.until, None, by_unit=True), unit,
-                      measure) if focus else []
+    by_unit = window_units(session, focus, f, unit, measure) if focus and window is not None else None
+    if focus and by_unit is None:
+        by_unit = _report(session, focus, f, f.period.since, f.period.until, None, by_unit=True)
+    units = unit_rows(session, f, by_unit, unit, measure) if focus else []
     excluded = {}
     for r in rows:
         if r.field == (KIND_FIELD.get(r.kind) or f.field or ALL):

@@ -181,12 +181,14 @@ def answered_versions(session: Session, scope: Scope) -> list[QuestionnaireVersi
     return [v for v in scope.versions if v.id in ids]
 
 
-def comparable_structure(session: Session, scope: Scope) -> tuple[list[dict[str, Any]], Any, str]:
+def comparable_structure(session: Session, scope: Scope,
+                         present: Sequence[QuestionnaireVersion] | None = None) -> tuple[list[dict[str, Any]], Any, str]:
     """Criteria and roll-up for a selection: when its responses answered several versions, only the
     items that mean the same in all of them (questionnaires.loader.compare_versions), and a note
-    naming the ones left out, so figures never mix two different questions."""
+    naming the ones left out, so figures never mix two different questions. `present`: the
+    answered versions when the caller already read them (the dashboard reads all instruments' at once)."""
     q = scope.questionnaire
-    present = answered_versions(session, scope)
+    present = answered_versions(session, scope) if present is None else list(present)
     if len(present) < 2:
         return q.structure(), q.rollup, "one version answered in this selection"
     same, changed = compare_versions([catalog.definition(v) for v in present])
