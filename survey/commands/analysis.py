@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from analysis.report import format_pct_vi, to_csv
@@ -20,10 +21,19 @@ from analysis.targets import TargetError
 
 from .. import catalog, db
 from ..i18n import format_number
+from ..models import Unit
 from ..registry import units
-from ..reporting import counts, import_template, response_imports, standard, targets
+from ..reporting import (
+    counts,
+    import_template,
+    microdata,
+    response_imports,
+    standard,
+    targets,
+)
 from ..reporting.selection import LEVELS, SOURCES, ReportError, Selection
 from ..sheets import safe_frame, write_rows
+from ..staff import audit
 from .messages import say
 
 targets_cli = AppGroup("targets", help="Plan targets (chỉ tiêu): load the YAML files into the database, list them.")
@@ -243,6 +253,63 @@ def responses_template(key: str, out: Path | None, fmt: str | None) -> None:
                    f"để nhập, trang '{import_template.CODEBOOK_SHEET}' giải thích các mã).",
                    f"Keying template for {row.key} v{row.version} written to {path.resolve()} (sheet "
                    f"'{import_template.DATA_SHEET}' to key into, sheet '{import_template.CODEBOOK_SHEET}' explains the codes)."))
+
+
+@responses_cli.command("export")
+@click.option("--questionnaire", "key", required=True, help="Questionnaire key, e.g. sipas-2017 (every published version).")
+@click.option("--format", "fmt", type=click.Choice(microdata.FORMATS), default="csv", show_default=True,
+              help="csv (UTF-8 with BOM; the codebook beside it as NAME-bang-ma.csv), xlsx (codebook sheet) or "
+                   "sav (SPSS, variable and value labels).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write.")
+@click.option("--from", "since", type=_Day(), help="First day (dd/mm/yyyy or yyyy-mm-dd), Vietnam time.")
+@click.option("--to", "until", type=_Day(), help="Last day, included.")
+@click.option("--unit", help="Unit code: the unit and every unit below it.")
+@click.option("--field", help="Field code, e.g. dat-dai.")
+@click.option("--source", type=click.Choice(SOURCES), help="Counter feedback or the sampled survey.")
+@click.option("--include-flagged", is_flag=True, help="Include responses with quality flags (left out by default, as in reports).")
+def responses_export(key: str, fmt: str, out: Path, since: date | None, until: date | None, unit: str | None,
+                     field: str | None, source: str | None, include_flagged: bool) -> None:
+    """Anonymised microdata: one row per respondent, one column per item (one 0/1 column per option
+    of a multiple-choice item), with a codebook. No database ids, exact times or device hashes;
+    phone numbers, ID numbers and e-mail addresses in free text are masked. Audited."""
+    session = db.get_session()
+    sel = Selection(questionnaire=key, since=since, until=until, unit=unit, field=field, source=source,
+                    include_flagged=include_flagged)
+    try:
+        prepared = microdata.prepare(session, sel)
+        microdata.check(prepared, fmt)
+    except (ReportError, microdata.MicrodataError) as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from None
+    scope_unit = session.scalar(select(Unit).where(Unit.code == unit)) if unit else None
+    audit.record(session, "export", actor_login="cli", unit=scope_unit, target=f"responses export {out.name}",
+                 questionnaire=key, format=fmt, rows=prepared.rows, include_flagged=include_flagged,
+                 **{k: v for k, v in (("since", since), ("until", until), ("unit_code", unit), ("field", field),
+                                      ("source", source)) if v})
+    session.commit()
+    start = time.perf_counter()
+    try:
+        if fmt == "csv":
+            microdata.write_csv(session, prepared, out)
+            microdata.codebook_path(out).write_bytes(microdata.codebook_csv(prepared))
+        elif fmt == "xlsx":
+            microdata.write_xlsx(session, prepared, out)
+        else:
+            microdata.write_sav(session, prepared, out)
+    except OSError as exc:
+        raise click.ClickException(say(f"không ghi được {out}: {exc.strerror or exc}",
+                                       f"cannot write {out}: {exc.strerror or exc}")) from None
+    finally:
+        session.rollback()
+    seconds = time.perf_counter() - start
+    extra = say(f" và bảng mã vào {microdata.codebook_path(out)}", f" and the codebook to {microdata.codebook_path(out)}") \
+        if fmt == "csv" else ""
+    click.echo(say(f"Đã ghi {format_number(prepared.rows, 0)} phiếu của {key} vào {out}{extra} "
+                   f"({format_number(seconds, 1)} giây).",
+                   f"{prepared.rows:,} response(s) of {key} written to {out}{extra} ({seconds:.1f} s)."))
+    if not prepared.rows:
+        click.echo(say("Không có phiếu nào phù hợp: tệp chỉ có dòng tiêu đề.",
+                       "No response matches: the file holds the header only."), err=True)
 
 
 # ---------------------------------------------------------------- report

@@ -17,7 +17,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from questionnaires.loader import Item, Questionnaire, compare_versions
 
 from .. import catalog
+from ..i18n import N_, _, format_number
 from ..models import Answer, Field, Response, ResponseFlag, Unit
 from ..sheets import safe_cell
 from .comments import mask
@@ -40,12 +41,14 @@ FORMATS = ("csv", "xlsx", "sav")
 CHUNK = 5_000  # responses per read: about 170,000 answer rows of the widest questionnaire
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header row
 SAV_MAX_ROWS = 250_000  # the .sav is one in-memory frame: ~8 bytes × columns per row
-CODEBOOK_HEADER = ("cột", "câu hỏi (mã)", "số câu", "nội dung", "kiểu", "mã", "ý nghĩa", "ghi chú")
+CODEBOOK_HEADER = (N_("cột"), N_("câu hỏi (mã)"), N_("số câu"), N_("nội dung"), N_("kiểu"), N_("mã"), N_("ý nghĩa"),
+                   N_("ghi chú"))
 DATA_SHEET, CODEBOOK_SHEET = "Du lieu", "Bang ma"
-TYPE_VI = {"satisfaction": "thang hài lòng 1–5", "single": "chọn một", "multiple": "chọn nhiều: 1 = có chọn, 0 = không chọn",
-           "number": "số nguyên", "text": "chữ (đã ẩn thông tin cá nhân)", "textarea": "chữ (đã ẩn thông tin cá nhân)",
-           "tag": "thông tin phiếu"}
-NO_YES = ((0, "không"), (1, "có"))
+TYPE_VI = {"satisfaction": N_("thang hài lòng 1–5"), "single": N_("chọn một"),
+           "multiple": N_("chọn nhiều: 1 = có chọn, 0 = không chọn"), "number": N_("số nguyên"),
+           "text": N_("chữ (đã ẩn thông tin cá nhân)"), "textarea": N_("chữ (đã ẩn thông tin cá nhân)"),
+           "tag": N_("thông tin phiếu")}
+NO_YES = ((0, N_("không")), (1, N_("có")))
 
 
 class MicrodataError(ValueError):
@@ -57,7 +60,7 @@ class Column:
     name: str  # header cell and SPSS variable name
     item: str | None  # the item key, None for response-level columns
     kind: str  # an item type, "option" (one option of a multiple-choice item) or "tag"
-    label: str  # Vietnamese wording
+    label: str  # wording (Vietnamese; the tags' in the reader's language)
     number: str = ""  # the question's number on the form
     values: tuple[tuple[Any, str], ...] = ()  # value labels
     note: str = ""
@@ -65,18 +68,18 @@ class Column:
 
 
 TAGS = (
-    Column("row", None, "tag", "số thứ tự dòng trong tệp (không phải mã phiếu trong cơ sở dữ liệu)"),
-    Column("month", None, "tag", "tháng gửi phiếu, giờ Việt Nam (YYYY-MM; không ghi ngày giờ để không nhận ra người trả lời)"),
-    Column("unit", None, "tag", "mã đơn vị"),
-    Column("field", None, "tag", "mã lĩnh vực"),
-    Column("channel", None, "tag", "kênh", values=(("counter", "tại quầy"), ("dossier", "mã QR trên phiếu hẹn"),
-                                                     ("web", "trực tuyến"), ("paper", "phiếu giấy"), ("phone", "điện thoại"),
-                                                     ("post", "bưu chính"))),
-    Column("source", None, "tag", "nguồn", values=(("feedback", "góp ý tự nguyện"), ("sample", "khảo sát chọn mẫu"))),
-    Column("language", None, "tag", "ngôn ngữ của phiếu", values=(("vi", "tiếng Việt"), ("en", "tiếng Anh"))),
-    Column("version", None, "tag", "phiên bản phiếu"),
-    Column("flags", None, "tag", "số cảnh báo chất lượng của phiếu"),
-    Column("excluded", None, "tag", "bị loại khỏi báo cáo (có cảnh báo chất lượng)", values=NO_YES),
+    Column("row", None, "tag", N_("số thứ tự dòng trong tệp (không phải mã phiếu trong cơ sở dữ liệu)")),
+    Column("month", None, "tag", N_("tháng gửi phiếu, giờ Việt Nam (YYYY-MM; không ghi ngày giờ để không nhận ra người trả lời)")),
+    Column("unit", None, "tag", N_("mã đơn vị")),
+    Column("field", None, "tag", N_("mã lĩnh vực")),
+    Column("channel", None, "tag", N_("kênh"), values=(("counter", N_("tại quầy")), ("dossier", N_("mã QR trên phiếu hẹn")),
+                                                         ("web", N_("trực tuyến")), ("paper", N_("phiếu giấy")),
+                                                         ("phone", N_("điện thoại")), ("post", N_("bưu chính")))),
+    Column("source", None, "tag", N_("nguồn"), values=(("feedback", N_("góp ý tự nguyện")), ("sample", N_("khảo sát chọn mẫu")))),
+    Column("language", None, "tag", N_("ngôn ngữ của phiếu"), values=(("vi", N_("tiếng Việt")), ("en", N_("tiếng Anh")))),
+    Column("version", None, "tag", N_("phiên bản phiếu")),
+    Column("flags", None, "tag", N_("số cảnh báo chất lượng của phiếu")),
+    Column("excluded", None, "tag", N_("bị loại khỏi báo cáo (có cảnh báo chất lượng)"), values=NO_YES),
 )
 
 
@@ -104,17 +107,20 @@ def layout(definitions: list[Questionnaire]) -> Layout:
         for item in q.items:
             order.setdefault(item.key, item)
     taken = {c.name for c in TAGS}
-    columns = list(TAGS)
+    columns = [replace(c, label=_(c.label), values=tuple((v, _(t)) for v, t in c.values)) for c in TAGS]
+    no_yes = tuple((v, _(t)) for v, t in NO_YES)
     for key, item in order.items():
         having = [q.version for q in definitions if any(i.key == key for i in q.items)]
         notes = []
         missing = sorted(q.version for q in definitions if q.version not in having)
         if missing:
-            notes.append(f"không có trong phiên bản {', '.join(map(str, missing))}: ô trống với phiếu của phiên bản đó")
+            notes.append(_("không có trong phiên bản {versions}: ô trống với phiếu của phiên bản đó",
+                           versions=", ".join(map(str, missing))))
         if key not in same and not missing:
-            notes.append("kiểu hoặc mã trả lời khác nhau giữa các phiên bản")
+            notes.append(_("kiểu hoặc mã trả lời khác nhau giữa các phiên bản"))
         if item.show_if is not None:
-            notes.append(f"chỉ hỏi khi {item.show_if.item} là {', '.join(map(str, item.show_if.codes))}; ô trống nếu không hỏi")
+            notes.append(_("chỉ hỏi khi {item} là {codes}; ô trống nếu không hỏi", item=item.show_if.item,
+                           codes=", ".join(map(str, item.show_if.codes))))
         note = "; ".join(notes)
         number = newest.numbers.get(key, "") if key in {i.key for i in newest.items} else ""
         if item.type == "multiple":
@@ -126,8 +132,8 @@ def layout(definitions: list[Questionnaire]) -> Layout:
                             options.setdefault(code, text)
             for code, text in sorted(options.items()):
                 name = _unique(f"{key}_{code}", taken)
-                columns.append(Column(name, key, "option", f"{item.label.vi} — {text}", number, NO_YES,
-                                      "; ".join([*notes, "ô trống khi người trả lời không chọn phương án nào"]), code))
+                columns.append(Column(name, key, "option", f"{item.label.vi} — {text}", number, no_yes,
+                                      "; ".join([*notes, _("ô trống khi người trả lời không chọn phương án nào")]), code))
             continue
         values: tuple[tuple[Any, str], ...] = ()
         if item.type in ("satisfaction", "single"):
@@ -139,7 +145,7 @@ def layout(definitions: list[Questionnaire]) -> Layout:
                             labels.setdefault(code, text.replace("\u00ad", ""))
             values = tuple(sorted(labels.items()))
         elif item.type == "number" and item.min is not None:
-            note = "; ".join([*notes, f"từ {item.min} đến {item.max}"])
+            note = "; ".join([*notes, _("từ {min} đến {max}", min=item.min, max=item.max)])
         columns.append(Column(_unique(key, taken), key, item.type, item.label.vi, number, values, note))
     return Layout(newest.key, tuple(sorted(q.version for q in definitions)), tuple(columns))
 
@@ -283,31 +289,32 @@ def _safe(row: list[Any]) -> list[Any]:
 def codebook_rows(lay: Layout, sel: Selection, count: int) -> Iterator[list[Any]]:
     """One row per column and value label, then what the file covers."""
     for c in lay.columns:
-        kind = TYPE_VI.get(c.kind if c.kind != "option" else "multiple", c.kind)
+        kind = _(TYPE_VI.get(c.kind if c.kind != "option" else "multiple", c.kind))
         if not c.values:
             yield [c.name, c.item, c.number, c.label, kind, None, None, c.note or None]
         for n, (code, text) in enumerate(c.values):
             yield [c.name, c.item, c.number, c.label if n == 0 else None, kind if n == 0 else None, code, text,
                    (c.note or None) if n == 0 else None]
     yield []
-    yield ["phiếu", lay.key, None, f"phiên bản {', '.join(map(str, lay.versions))}"]
-    yield ["số dòng", None, None, count]
+    yield [_("phiếu"), lay.key, None, _("phiên bản {versions}", versions=", ".join(map(str, lay.versions)))]
+    yield [_("số dòng"), None, None, count]
     for name, value in describe(sel).items():
         yield [name, None, None, value]
 
 
 def describe(sel: Selection) -> dict[str, str]:
     """The filters in words, for the codebook and the audit trail."""
-    out = {"từ ngày": f"{sel.since:%d/%m/%Y}" if sel.since else "(đầu)", "đến ngày": f"{sel.until:%d/%m/%Y}" if sel.until else "(nay)",
-           "đơn vị": sel.unit or "(tất cả)", "lĩnh vực": sel.field or "(tất cả)", "nguồn": sel.source or "(tất cả)",
-           "phiếu có cảnh báo": "có gồm" if sel.include_flagged else "không gồm (như báo cáo)"}
-    return out
+    every = _("(tất cả)")
+    return {_("từ ngày"): f"{sel.since:%d/%m/%Y}" if sel.since else _("(từ đầu)"),
+            _("đến ngày"): f"{sel.until:%d/%m/%Y}" if sel.until else _("(đến nay)"),
+            _("đơn vị"): sel.unit or every, _("lĩnh vực"): sel.field or every, _("nguồn"): sel.source or every,
+            _("phiếu có cảnh báo chất lượng"): _("có gồm") if sel.include_flagged else _("không gồm (như báo cáo)")}
 
 
 def codebook_csv(export: Export) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
-    writer.writerow(CODEBOOK_HEADER)
+    writer.writerow([_(h) for h in CODEBOOK_HEADER])
     for row in codebook_rows(export.layout, export.scope.sel, export.rows):
         writer.writerow(_safe(row))
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
@@ -331,6 +338,15 @@ def csv_chunks(session: Session, export: Export, rows_per_chunk: int = 2_000) ->
     yield buffer.getvalue().encode("utf-8")
 
 
+def check(export: Export, fmt: str) -> None:
+    """MicrodataError when the selection has more rows than the format holds (CSV has no limit)."""
+    limit = {"xlsx": XLSX_MAX_ROWS, "sav": SAV_MAX_ROWS}.get(fmt)
+    if limit is not None and export.rows > limit:
+        raise MicrodataError(_("{rows} phiếu được chọn, quá {limit} dòng mà tệp {fmt} chứa được: chọn khoảng thời "
+                               "gian ngắn hơn hoặc một đơn vị nhỏ hơn, hoặc tải CSV (không giới hạn).",
+                               rows=format_number(export.rows, 0), limit=format_number(limit, 0), fmt=fmt.upper()))
+
+
 def write_csv(session: Session, export: Export, out: Path) -> None:
     with out.open("wb") as fh:
         for part in csv_chunks(session, export):
@@ -339,9 +355,7 @@ def write_csv(session: Session, export: Export, out: Path) -> None:
 
 def write_xlsx(session: Session, export: Export, out: Path | io.BytesIO) -> None:
     """A workbook in openpyxl's write-only mode (rows go to disk as they come): data, then codebook."""
-    if export.rows > XLSX_MAX_ROWS:
-        raise MicrodataError(f"{export.rows:,} dòng: một trang Excel chứa tối đa {XLSX_MAX_ROWS:,}; "
-                             "chọn khoảng thời gian ngắn hơn hoặc tải CSV")
+    check(export, "xlsx")
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -366,7 +380,7 @@ def write_xlsx(session: Session, export: Export, out: Path | io.BytesIO) -> None
     codebook.freeze_panes = "A2"
     for letter, width in zip("ABCDEFGH", (16, 16, 8, 60, 24, 10, 30, 50)):
         codebook.column_dimensions[letter].width = width
-    codebook.append(heading(CODEBOOK_HEADER))
+    codebook.append(heading([_(h) for h in CODEBOOK_HEADER]))
     for row in codebook_rows(export.layout, export.scope.sel, export.rows):
         codebook.append(_safe(row))
     book.save(out)
@@ -374,9 +388,7 @@ def write_xlsx(session: Session, export: Export, out: Path | io.BytesIO) -> None
 
 def write_sav(session: Session, export: Export, out: Path) -> None:
     """SPSS .sav with variable labels and value labels; one bounded frame (see SAV_MAX_ROWS)."""
-    if export.rows > SAV_MAX_ROWS:
-        raise MicrodataError(f"{export.rows:,} dòng: tệp SPSS (.sav) được ghi một lần trong bộ nhớ, tối đa "
-                             f"{SAV_MAX_ROWS:,} dòng; chọn khoảng thời gian ngắn hơn hoặc tải CSV")
+    check(export, "sav")
     import numpy as np
     import pandas as pd
     import pyreadstat
@@ -408,8 +420,9 @@ def export(session: Session, sel: Selection, fmt: str, out: Path, channel: str |
     """Write the selection to `out` in `fmt` (for a CSV also the codebook beside it, see
     codebook_path); returns the number of rows."""
     if fmt not in FORMATS:
-        raise MicrodataError(f"định dạng '{fmt}' không có: dùng {', '.join(FORMATS)}")
+        raise MicrodataError(_("Định dạng '{fmt}' không có: dùng {formats}.", fmt=fmt, formats=", ".join(FORMATS)))
     prepared = prepare(session, sel, channel)
+    check(prepared, fmt)
     if fmt == "csv":
         write_csv(session, prepared, out)
         codebook_path(out).write_bytes(codebook_csv(prepared))
