@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from analysis.inference import MIN_N
@@ -26,7 +27,7 @@ from analysis.weights import adjust_nonresponse, design_weights, estimate_propor
 
 from .. import catalog
 from ..i18n import _
-from ..models import Answer, Field, QuestionnaireVersion, Response, ResponseFlag, SampleDesign, SampleDraw
+from ..models import Answer, Field, QuestionnaireVersion, Response, ResponseFlag, SampleDesign, SampleDraw, Unit
 from . import tracking
 from .draws import frame_of
 
@@ -226,3 +227,26 @@ def _estimate(sample: pd.DataFrame, items: list[str], vpop: pd.DataFrame, out: D
     return {r.item: Estimate("", int(r.n), num(r.pct), num(r.ci_low), num(r.ci_high), num(r.se_pct), num(r.deff),
                              num(r.n_eff)) if r.n else Estimate("", 0, None)
             for r in table.itertuples(index=False)}
+
+
+@dataclass
+class DashboardEntry:
+    draw: SampleDraw
+    unit_name: str
+    estimates: DrawEstimates
+
+
+DASHBOARD_DRAWS = 5
+
+
+def for_dashboard(session: Session, unit: Unit, since: date, until: date) -> list[DashboardEntry]:
+    """The reports dashboard's sampled-survey block: the latest draw of each design made for the unit
+    or a unit below it whose period overlaps the dashboard's (newest first, at most DASHBOARD_DRAWS).
+    A design made higher up is not shown: its estimate speaks for the wider area, not this unit."""
+    latest = (select(func.max(SampleDraw.id)).join(SampleDesign, SampleDesign.id == SampleDraw.design_id)
+              .join(Unit, Unit.id == SampleDesign.unit_id)
+              .where(Unit.path.startswith(unit.path), SampleDesign.period_start <= until, SampleDesign.period_end >= since)
+              .group_by(SampleDraw.design_id))
+    draws = session.scalars(select(SampleDraw).where(SampleDraw.id.in_(latest))
+                            .order_by(SampleDraw.id.desc()).limit(DASHBOARD_DRAWS)).all()
+    return [DashboardEntry(d, d.design.unit.name, for_draw(session, d)) for d in draws]

@@ -28,6 +28,7 @@ from ..i18n import _
 from ..models import Field, Unit
 from ..reporting import charts, dashboard, workbook
 from ..reporting import comments as comment_store
+from ..sampling import estimates as sampled_estimates
 from . import audit, scope
 from .forms import ActionForm
 from .scope import require
@@ -112,7 +113,9 @@ def dashboard_page(code: str):
                            instruments=dashboard.instruments(db),
                            fields=fields, channels=dashboard.CHANNELS, sources=dashboard.SOURCE_LABELS,
                            measures=dashboard.MEASURE_LABELS, criteria_rows=charts.criteria_rows(board),
-                           cutoff=datetime.now(UTC))
+                           cutoff=datetime.now(UTC),
+                           sampled=sampled_estimates.for_dashboard(db, board.unit, board.filters.period.since,
+                                                                   board.filters.period.until))
 
 
 @bp.get("/<code>/bao-cao.xlsx")

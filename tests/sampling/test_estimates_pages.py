@@ -69,3 +69,15 @@ def test_design_page_neyman_preview_says_where_it_fell_back(app, tree, as_role, 
     drawn = c.post("/staff/sampling/11953/design", data=form | {"action": "draw"})
     assert drawn.status_code == 302
     assert "Neyman" in c.get(drawn.headers["Location"]).get_data(as_text=True)
+
+
+def test_dashboard_shows_the_sampled_block_apart(app, tree, as_role, sample_draws):  # noqa: F811
+    answered(app, tree.ids["draw_a"], [5, 4, 2])
+    page = as_role("reader").get("/staff/reports/11953?ky=custom&tu=01/11/2026&den=30/11/2026")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200, html[:500]
+    block = html.split('id="sampled"', 1)[1].split("<h2", 1)[0]
+    assert f"/staff/sampling/draws/{tree.ids['draw_a']}/estimates" in block and "66,7%" in block and "3 / 5" in block
+    assert f"/staff/sampling/draws/{tree.ids['draw_b']}/estimates" not in block  # another commune's draw
+    other = as_role("reader").get("/staff/reports/11953?ky=custom&tu=01/01/2025&den=31/03/2025").get_data(as_text=True)
+    assert "Không có lần rút mẫu nào của đơn vị này" in other
