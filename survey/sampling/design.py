@@ -29,8 +29,17 @@ from analysis.inference import MIN_N, z_value
 from analysis.sampling import allocate, cochran, yamane
 
 from .. import catalog
-from ..i18n import VIETNAM, N_, _, format_number, format_pct
-from ..models import Answer, Field, FrameDossier, QuestionnaireVersion, Response, ResponseFlag, SampleDesign, Unit
+from ..i18n import N_, VIETNAM, _, format_number, format_pct
+from ..models import (
+    Answer,
+    Field,
+    FrameDossier,
+    QuestionnaireVersion,
+    Response,
+    ResponseFlag,
+    SampleDesign,
+    Unit,
+)
 
 STRATA = {"unit_field": N_("Đơn vị × lĩnh vực"), "unit": N_("Đơn vị"), "field": N_("Lĩnh vực")}
 FORMULAS = {"cochran": N_("Cochran (hiệu chỉnh tổng thể hữu hạn)"), "yamane": N_("Yamane (hướng dẫn của Bộ Nội vụ)")}

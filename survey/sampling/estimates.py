@@ -27,7 +27,16 @@ from analysis.weights import adjust_nonresponse, design_weights, estimate_propor
 
 from .. import catalog
 from ..i18n import _
-from ..models import Answer, Field, QuestionnaireVersion, Response, ResponseFlag, SampleDesign, SampleDraw, Unit
+from ..models import (
+    Answer,
+    Field,
+    QuestionnaireVersion,
+    Response,
+    ResponseFlag,
+    SampleDesign,
+    SampleDraw,
+    Unit,
+)
 from . import tracking
 from .draws import frame_of
 

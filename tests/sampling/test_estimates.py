@@ -14,9 +14,16 @@ from statsmodels.stats.proportion import proportion_confint
 from questionnaires.loader import load_file
 from survey import catalog
 from survey.db import get_session
-from survey.models import Answer, Field, FrameDossier, FrameImport, Response, SampleMember
-from survey.sampling import design, draws, estimates, tracking
+from survey.models import (
+    Answer,
+    Field,
+    FrameDossier,
+    FrameImport,
+    Response,
+    SampleMember,
+)
 from survey.registry import units
+from survey.sampling import design, draws, estimates, tracking
 from tests.sampling.conftest import unit
 
 QUICK = load_file("questionnaires/counter-quick.yaml")

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from survey.models import Answer, Field, FrameDossier, FrameImport, QuestionnaireVersion, Response, ResponseFlag
+from survey.models import (
+    Answer,
+    Field,
+    FrameDossier,
+    FrameImport,
+    QuestionnaireVersion,
+    Response,
+    ResponseFlag,
+)
 from survey.sampling import design, draws
 from tests.sampling.conftest import unit
 from tests.sampling.test_estimates import ctx  # noqa: F401  (fixture: a commune with the fields, no accounts)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from survey.db import get_session
-from survey.models import Answer, FrameDossier, QuestionnaireVersion, Response, SampleMember
+from survey.models import (
+    Answer,
+    FrameDossier,
+    QuestionnaireVersion,
+    Response,
+    SampleMember,
+)
 from survey.sampling import tracking
 from tests.sampling.conftest import sample_draws  # noqa: F401
 from tests.staff.conftest import as_role, csrf_token, tree  # noqa: F401
