@@ -18,9 +18,12 @@ def test_frame_and_sample_commands(app, tree, tmp_path, monkeypatch):
     monkeypatch.setenv("LANG", "en_US.UTF-8")
     path = write_frame(tmp_path, frame_rows(50) + ["HS-Z,11953,dat-dai,hôm qua,,,,"])
     result = run(app, "frame", "import", str(path), "--unit", "33", "--source", "iGate")
-    assert result.exit_code == 1 and "line 53:" in result.output and "50 hồ sơ mới" in result.output
+    assert result.exit_code == 1 and "line 53:" in result.output and "50 new dossiers" in result.output
     again = run(app, "frame", "import", str(path), "--unit", "33", "--source", "iGate")
-    assert "0 hồ sơ mới, 50 đã có" in again.output
+    assert "0 new dossiers, 50 already there (unchanged)" in again.output  # the domain's _() follows the CLI's language
+    monkeypatch.setenv("LANG", "vi_VN.UTF-8")
+    assert "0 hồ sơ mới, 50 đã có" in run(app, "frame", "import", str(path), "--unit", "33", "--source", "iGate").output
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
     listed = run(app, "frame", "list", "--unit", "33")
     assert "11953\tdat-dai\t50\t15/10/2026–15/10/2026" in listed.output and "Nguyễn" not in listed.output
     preview = run(app, "sample", "design", "--unit", "33", "--from", "01/10/2026", "--to", "31/12/2026", "--save")
