@@ -74,12 +74,19 @@ def _groups(q: Questionnaire) -> dict[str, list[Group]]:
 
 
 def _condition(q: Questionnaire) -> Callable[[Item], str]:
+    order = [i.key for i in q.items]
+
     def text(item: Item) -> str:
         cond = item.show_if
         source = q.item(cond.item)
         labels = dict(source.choices("vi"))
-        return _("Chỉ trả lời nếu ở câu {number} Ông/Bà chọn: {answers}.", number=q.numbers.get(source.key) or source.label.vi[:40],
-                 answers="; ".join(labels.get(c, str(c)) for c in cond.codes))
+        answers = "; ".join(labels.get(c, str(c)) for c in cond.codes)
+        if q.numbers.get(source.key):
+            return _("Chỉ trả lời nếu ở câu {number} Ông/Bà chọn: {answers}.", number=q.numbers[source.key], answers=answers)
+        if order.index(source.key) == order.index(item.key) - 1:
+            return _("Chỉ trả lời nếu ở câu ngay trên Ông/Bà chọn: {answers}.", answers=answers)
+        label = source.label.vi if len(source.label.vi) <= 60 else source.label.vi[:60].rsplit(" ", 1)[0] + "…"
+        return _("Chỉ trả lời nếu ở câu “{question}” Ông/Bà chọn: {answers}.", question=label, answers=answers)
     return text
 
 

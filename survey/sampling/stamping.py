@@ -77,7 +77,7 @@ def template(html: str) -> Template:
     pages = []
     for page in document.pages:
         slots = []
-        for box in page._page_box.descendants():  # WeasyPrint's layout tree (pinned version)
+        for box in _boxes(page._page_box):  # WeasyPrint's layout tree (pinned version)
             element = getattr(box, "element", None)
             name = element.get("data-slot") if element is not None else None
             if not name or box.element_tag not in ("span", "div", "p", "td"):
@@ -90,6 +90,14 @@ def template(html: str) -> Template:
                               style["font_size"] * PX, font, align))
         pages.append(TemplatePage(page.width * PX, page.height * PX, tuple(slots)))
     return Template(document.write_pdf(), pages)
+
+
+def _boxes(box):
+    """Every box below this one, through the placeholders WeasyPrint puts in place of absolutely
+    positioned and fixed boxes on the page where they first appear."""
+    yield box
+    for child in getattr(box, "children", ()):
+        yield from _boxes(getattr(child, "_box", child))
 
 
 class _Font:
