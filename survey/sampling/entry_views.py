@@ -78,6 +78,14 @@ def _member(code: str, draw: SampleDraw) -> SampleMember:
     return member
 
 
+def _not_applicable(form: catalog.Published, posted: submission.Posted) -> dict[str, str]:
+    """Answers keyed for questions the form's own answers say do not apply (a paper form can
+    hold them; the reader would drop them): named, so nothing keyed is dropped unseen."""
+    return {item.key: _("Câu này chỉ trả lời khi câu trước chọn đáp án phù hợp: hãy xoá đáp án này hoặc sửa câu trước.")
+            for item in form.questionnaire.items
+            if item.key not in posted.answers and any(v.strip() for v in request.form.getlist(item.key))}
+
+
 def _item_errors(form: catalog.Published, errors: dict[str, str], lang: str) -> list[str]:
     """One line per item to fix, naming the item as the paper form does."""
     items = {i.key: i for i in form.questionnaire.items}
@@ -133,9 +141,10 @@ def entry_page(draw_id: int):
     except entry.EntryError as exc:
         return _page("staff/sampling/entry.html", draw, form, values=values, entry_form=entry_form, status=exc.status,
                      errors=[str(exc)], **context)
-    if posted.errors:
-        return _page("staff/sampling/entry.html", draw, form, values=values, item_errors=posted.errors,
-                     entry_form=entry_form, errors=_item_errors(form, posted.errors, lang), status=422, **context)
+    problems = {**posted.errors, **_not_applicable(form, posted)}
+    if problems:
+        return _page("staff/sampling/entry.html", draw, form, values=values, item_errors=problems,
+                     entry_form=entry_form, errors=_item_errors(form, problems, lang), status=422, **context)
     try:
         outcome = entry.key_paper(db, form, member, posted.answers, login=me().login, idempotency_key=ticket.value,
                                   lang=lang)
@@ -208,9 +217,10 @@ def settle(draw_id: int):
         return _page("staff/sampling/entry_settle.html", draw, form, values=posted.answers, status=400,
                      errors=[_("Trang nhập đã mở quá lâu: phiếu chưa được lưu. Kiểm tra lại và bấm “Lưu phiếu” lần nữa.")],
                      **context)
-    if posted.errors:
-        return _page("staff/sampling/entry_settle.html", draw, form, values=posted.answers, item_errors=posted.errors,
-                     errors=_item_errors(form, posted.errors, lang), status=422, **context)
+    problems = {**posted.errors, **_not_applicable(form, posted)}
+    if problems:
+        return _page("staff/sampling/entry_settle.html", draw, form, values=posted.answers, item_errors=problems,
+                     errors=_item_errors(form, problems, lang), status=422, **context)
     try:
         entry.settle(db, form, member, posted.answers, login=me().login, idempotency_key=ticket.value, lang=lang)
     except entry.EntryError as exc:
@@ -295,9 +305,10 @@ def phone(draw_id: int):
         return _page("staff/sampling/entry_phone.html", draw, form, values=posted.answers, status=400,
                      errors=[_("Trang nhập đã mở quá lâu: phiếu chưa được lưu. Kiểm tra lại và bấm “Lưu phiếu” lần nữa.")],
                      **context)
-    if posted.errors:
-        return _page("staff/sampling/entry_phone.html", draw, form, values=posted.answers, item_errors=posted.errors,
-                     errors=_item_errors(form, posted.errors, lang), status=422, **context)
+    problems = {**posted.errors, **_not_applicable(form, posted)}
+    if problems:
+        return _page("staff/sampling/entry_phone.html", draw, form, values=posted.answers, item_errors=problems,
+                     errors=_item_errors(form, problems, lang), status=422, **context)
     try:
         entry.store_response(db, form, member, posted.answers, channel=entry.PHONE, login=me().login,
                              idempotency_key=ticket.value, lang=lang)

@@ -101,6 +101,9 @@ def test_bad_input_named(app, tree, as_role, sample_draws):  # noqa: F811
     assert missing.status_code == 422 and "Câu “" in html and 'id="err-staff_attitude"' in html
     assert 'name="info_published" value="4" checked' in html  # the other answers are kept
     assert post(c, url, first.respondent_code, {**ANSWERS, "overall": "7"}).status_code == 400
+    # a paper form that answers a follow-up its filter rules out: named, not silently dropped
+    extra = post(c, url, first.respondent_code, {**ANSWERS, "petition_response": "3"})
+    assert extra.status_code == 422 and 'id="err-petition_response"' in extra.get_data(as_text=True)
     assert responses(app) == []
     assert post(c, url, first.respondent_code).status_code == 303
     again = post(c, url, first.respondent_code)
