@@ -264,6 +264,28 @@ def sample_export(draw_id: int, out: Path, base: str | None) -> None:
     click.echo(say(f"{len(data)} dòng → {out} (chỉ chủ tệp đọc được)", f"{len(data)} rows → {out} (owner-only)"))
 
 
+@sample_cli.command("recheck")
+@click.argument("draw_id", type=int)
+@click.option("--size", required=True, help="How many returned paper forms to re-check: a number (5) or a share (10%).")
+@click.option("--seed", default=None, help="Published seed (default: a random one, printed).")
+def sample_recheck(draw_id: int, size: str, seed: str | None) -> None:
+    """Phúc tra: a reproducible subsample of the draw's returned paper forms, by sha256(seed ":" code)."""
+    from ..sampling import recheck
+
+    session = db.get_session()
+    row = _draw(session, draw_id)
+    try:
+        picked = recheck.draw(session, row.id, size, seed, _actor())
+    except recheck.RecheckError as exc:
+        raise click.ClickException(str(exc)) from None
+    codes = recheck.picked(picked)
+    audit.record(session, "recheck_drawn", actor_login=_actor(), unit=row.design.unit, target=f"draw {row.id}",
+                 seed=picked.seed, size=picked.size, returned=picked.returned, picked=len(codes))
+    session.commit()
+    click.echo(json.dumps({"draw": row.id, "seed": picked.seed, "size": picked.size, "returned": picked.returned,
+                           "codes": codes}, ensure_ascii=False))
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(frame_cli)
     app.cli.add_command(sample_cli)

@@ -212,3 +212,21 @@ def test_phone_interview_records_the_interviewer(app, tree, as_role, sample_draw
     with app.app_context():
         assert get_session().get(StaffEntry, stored.id).staff_login == tree.users["coordinator"]
     assert c.get(url).status_code == 409  # answered already
+
+
+def test_recheck_cli(app, tree, ctx):
+    import json
+
+    draw_id = make_draw(ctx, tree.commune_a, n=20)
+    chosen = ctx.scalars(select(SampleMember).where(SampleMember.draw_id == draw_id, SampleMember.selected.is_(True))).all()
+    for m in chosen[:4]:
+        m.status = "paper_returned"
+    ctx.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["sample", "recheck", str(draw_id), "--size", "50%", "--seed", "cli"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    expected = sorted((m.respondent_code for m in chosen[:4]), key=lambda c: hashlib.sha256(f"cli:{c}".encode()).hexdigest())
+    assert (out["codes"], out["returned"], out["seed"]) == (expected[:2], 4, "cli")
+    bad = runner.invoke(args=["sample", "recheck", str(draw_id), "--size", "9"])
+    assert bad.exit_code == 1 and "9" in bad.output and "4" in bad.output
