@@ -100,12 +100,13 @@ def frame_list(unit_code: str) -> None:
 
 
 def _retention_days() -> int:
-    value = current_app.config.get("FRAME_RETENTION_DAYS", retention.DEFAULT_DAYS)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    try:
+        return retention.days_from(current_app.config)
+    except ValueError as exc:
+        value = exc.args[0]
         raise click.ClickException(say(
             f"SURVEY_FRAME_RETENTION_DAYS phải là số ngày nguyên từ 0 trở lên (đang là {value!r}); sửa biến môi trường rồi chạy lại",
-            f"SURVEY_FRAME_RETENTION_DAYS must be a whole number of days, 0 or more (it is {value!r}); fix it and run again"))
-    return value
+            f"SURVEY_FRAME_RETENTION_DAYS must be a whole number of days, 0 or more (it is {value!r}); fix it and run again")) from None
 
 
 @frame_cli.command("retention")

@@ -27,6 +27,15 @@ from ..models import FrameDossier, FrameImport, SampleDesign, SampleMember, Unit
 DEFAULT_DAYS = 365
 
 
+def days_from(config) -> int:
+    """FRAME_RETENTION_DAYS from the app's config (SURVEY_FRAME_RETENTION_DAYS), refused unless a
+    whole number of days, 0 or more: a typo must not purge everything, nor nothing, silently."""
+    value = config.get("FRAME_RETENTION_DAYS", DEFAULT_DAYS)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(value)
+    return value
+
+
 def today() -> date:
     """Today in Vietnam (retention dates are calendar days where the data is kept)."""
     return datetime.now(VIETNAM).date()

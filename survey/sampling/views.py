@@ -27,7 +27,7 @@ from ..sheets import MAX_FILE_BYTES, SheetError
 from ..staff import audit, scope
 from ..staff.scope import require
 from . import design as designs
-from . import draws, estimates, fieldwork, frames, letters, paper_forms, tracking
+from . import draws, estimates, fieldwork, frames, letters, paper_forms, retention, tracking
 from .forms import DesignForm, MappingForm, StatusForm, UploadForm
 
 bp = Blueprint("staff_sampling", __name__, url_prefix="/staff/sampling")
@@ -100,8 +100,13 @@ def _frames_page(unit: Unit, form: UploadForm, errors: list[str], status: int = 
         .join(Unit, Unit.id == FrameDossier.unit_id).join(Field, Field.id == FrameDossier.field_id)
         .where(Unit.path.startswith(unit.path)).group_by(Unit.code, Unit.name, Field.name_vi, Field.name_en)
         .order_by(Unit.code, Field.name_vi)).all()
+    try:  # each import's last day of personal data (README § Retention); none shown if misconfigured
+        days = retention.days_from(current_app.config)
+        kept = {r.id: r for r in retention.by_import(db, days, unit)}
+    except ValueError:
+        days, kept = None, {}
     return render_template("staff/sampling/frames.html", unit=unit, form=form, errors=errors, imports=imports,
-                           strata=strata, sources=frames.sources(db, unit), lang=get_locale(),
+                           kept=kept, retention_days=days, strata=strata, sources=frames.sources(db, unit), lang=get_locale(),
                            max_mb=MAX_FILE_BYTES // 1024 // 1024), status
 
 

@@ -48,7 +48,7 @@ def test_publish_and_list(runner, tmp_path):
     assert refused.exit_code == 1 and "mini: phiên bản 1 đã được công bố với nội dung khác; ghi 'version: 2'" in refused.output
     listing = runner.invoke(args=["questionnaire", "list"])
     assert "mini" in listing.output and "sipas-2017" in listing.output
-    assert re.search(r"^mini\s+v1\s+\d\d/\d\d/\d{4}\s+0 phiếu\s+", listing.output, re.M)
+    assert re.search(r"^mini\s+v1\s+\d\d/\d\d/\d{4}\s+0 phiếu\s+", listing.output, re.MULTILINE)
 
 
 def test_questionnaire_commands_in_english(runner, tmp_path, monkeypatch):
@@ -60,7 +60,7 @@ def test_questionnaire_commands_in_english(runner, tmp_path, monkeypatch):
     changed["title"]["vi"] = "Phiếu đã sửa"
     refused = runner.invoke(args=["questionnaire", "publish", write(tmp_path, "mini.yaml", changed)])
     assert refused.exit_code == 1 and "mini: version 1 is already published with different content; set 'version: 2'" in refused.output
-    assert re.search(r"^mini\s+v1\s+\S+\s+0 responses", runner.invoke(args=["questionnaire", "list"]).output, re.M)
+    assert re.search(r"^mini\s+v1\s+\S+\s+0 responses", runner.invoke(args=["questionnaire", "list"]).output, re.MULTILINE)
 
 
 def test_demo_load_builds_a_province(app, runner):

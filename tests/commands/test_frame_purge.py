@@ -11,9 +11,16 @@ import pytest
 from sqlalchemy import func, select
 
 from survey.db import get_session
-from survey.models import AuditEvent, Field, FrameDossier, FrameImport, SampleMember, Unit
+from survey.models import (
+    AuditEvent,
+    Field,
+    FrameDossier,
+    FrameImport,
+    SampleMember,
+    Unit,
+)
 from survey.sampling import design, draws, retention
-from tests.staff.conftest import tree  # noqa: F401  (fixture)
+from tests.staff.conftest import as_role, tree  # noqa: F401  (fixtures)
 
 OLD, NEW = date(2025, 3, 10), date(2026, 10, 15)
 
@@ -152,3 +159,12 @@ def test_cli_refuses_a_bad_retention_setting(app, runner, frames, monkeypatch):
     app.config["FRAME_RETENTION_DAYS"] = 365
     unknown = runner.invoke(args=["frame", "purge", "--unit", "99999"])
     assert unknown.exit_code == 1 and "không có đơn vị mã '99999'" in unknown.output
+
+
+def test_the_frames_page_shows_each_imports_retention_date(app, as_role, frames):  # noqa: F811
+    page = as_role("coordinator").get("/staff/sampling/11953/frames").get_data(as_text=True)
+    kept = (OLD + timedelta(days=365)).strftime("%d/%m/%Y")
+    assert "Giữ dữ liệu cá nhân đến hết" in page and f"<td>{kept}</td>" in page
+    assert f"<td>{(NEW + timedelta(days=365)).strftime('%d/%m/%Y')}</td>" in page
+    assert "Họ tên, địa chỉ và số điện thoại được giữ 365 ngày" in page
+    assert "Nguyễn Văn" not in page, "counts and dates only"
