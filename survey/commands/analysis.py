@@ -196,7 +196,7 @@ def responses_import(file: Path, key: str, number: int | None, default_day: date
                        f"Dry run, nothing stored: {result.imported} row(s) would be imported, "
                        f"{len(result.duplicates)} already imported, {bad} bad."))
     else:
-        _refresh(session, "Refreshing report counts")
+        _refresh(session, say("Đang cập nhật số liệu báo cáo", "Refreshing report counts"))
         try:
             session.commit()
         except IntegrityError:  # the same rows committed by a concurrent import
@@ -415,7 +415,7 @@ def report_refresh(full: bool) -> None:
     """Bring the maintained counts (what reports read) up to date with the stored responses."""
     session = db.get_session()
     start = time.perf_counter()
-    months = _refresh(session, "Rebuilding monthly counts", full)
+    months = _refresh(session, say("Đang tính lại số liệu theo tháng", "Rebuilding monthly counts"), full)
     session.commit()
     if months:
         seconds = time.perf_counter() - start
