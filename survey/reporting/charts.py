@@ -4,7 +4,9 @@ paths: no font or script reaches the browser), the same bytes in the page and in
 Elements and criteria: diverging stacked bars of answers 1–5 (dissatisfied to the left, the
 neutral 3 split across zero, satisfied to the right), hatched as well as shaded so they read
 in black-and-white print. Units: a funnel plot of each unit's satisfaction against the target
-(or the subtree's own figure when no target is in force) with 95% and 99.8% limits.
+(or the subtree's own figure when no target is in force) with 95% and 99.8% limits. Trend: the
+focus measure per period with its Wilson interval as error bars, one line per source told apart
+by marker and dash as well as shade.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import numpy as np
 from analysis.inference import MIN_N, funnel_limits
 
 from ..i18n import _
-from .dashboard import SOURCE_LABELS, Dashboard
+from .dashboard import MEASURE_LABELS, SOURCE_LABELS, Dashboard
 
 SHADES = ("#7f1d1d", "#d98c8c", "#d9d9d9", "#8fb3d9", "#0b3d91")  # 1 … 5, distinct in grey too
 HATCHES = ("xxx", "//", "", "..", "")
@@ -151,6 +153,52 @@ def _funnel(board: Dashboard, pyplot):
         ax.annotate(p["unit"], (p["n"], p["pct"]), xytext=(3, 3), textcoords="offset points", fontsize=7)
     ax.set_xlabel(_("Số phiếu (n)"))
     ax.set_ylabel(_("% hài lòng"))
+    ax.legend(loc="lower right", fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def trend_svg(board: Dashboard) -> bytes:
+    pyplot = _pyplot()
+    return _svg(_trend(board, pyplot), pyplot)
+
+
+def trend_png(board: Dashboard) -> bytes:
+    pyplot = _pyplot()
+    return _png(_trend(board, pyplot), pyplot)
+
+
+def trend_rows(board: Dashboard) -> list[dict[str, Any]]:
+    """The trend as a table (the text alternative), one row per period and source; periods without answers kept."""
+    return [{"period": p.period.label, "source": p.source, "source_label": _(SOURCE_LABELS.get(p.source, p.source)),
+             "measure": _(MEASURE_LABELS.get(p.measure, p.measure)), "n": p.figure.n, "pct": p.figure.pct,
+             "ci_low": p.figure.ci_low, "ci_high": p.figure.ci_high} for p in board.trend]
+
+
+TREND_STYLES = (("o", "-", "#0b3d91"), ("s", "--", "#7f1d1d"))
+
+
+def _trend(board: Dashboard, pyplot):
+    rows = trend_rows(board)
+    fig, ax = pyplot.subplots(figsize=(8, 3.8))
+    if not any(r["pct"] is not None for r in rows):
+        ax.text(0.5, 0.5, _("Không có câu trả lời nào trong các kỳ của xu hướng."), ha="center", va="center")
+        ax.axis("off")
+        return fig
+    periods = list(dict.fromkeys(r["period"] for r in rows))
+    x = {p: i for i, p in enumerate(periods)}
+    for (marker, dash, colour), source in zip(TREND_STYLES, dict.fromkeys(r["source"] for r in rows)):
+        mine = [r for r in rows if r["source"] == source and r["pct"] is not None]
+        xs = [x[r["period"]] for r in mine]
+        pct = np.array([r["pct"] for r in mine])
+        err = np.array([[r["pct"] - r["ci_low"] for r in mine], [r["ci_high"] - r["pct"] for r in mine]])
+        ax.errorbar(xs, pct, yerr=err, marker=marker, linestyle=dash, color=colour, capsize=3, linewidth=1.2,
+                    markersize=5, label=mine[0]["source_label"] if mine else source)
+    if board.funnel_target is not None:
+        ax.axhline(board.funnel_target, color="#000000", linewidth=0.8, linestyle=":",
+                   label=_("Chỉ tiêu {pct}", pct=f"{board.funnel_target:.1f}%".replace(".", ",")))
+    ax.set_xticks(range(len(periods)), periods, rotation=45 if len(periods) > 6 else 0, ha="right" if len(periods) > 6 else "center")
+    ax.set_ylabel(_("% hài lòng (khoảng tin cậy Wilson 95%)"))
     ax.legend(loc="lower right", fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     return fig

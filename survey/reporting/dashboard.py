@@ -207,6 +207,16 @@ class UnitRow:
         return self.figure.n < MIN_N
 
 
+@dataclass
+class TrendPoint:
+    """One period of the trend: the focus instrument's measure for one source (never pooled)."""
+
+    period: Period
+    source: str
+    measure: str
+    figure: Figure
+
+
 @dataclass(frozen=True)
 class UnitInfo:
     """The chosen unit as plain data: a built dashboard outlives the session that read it (build_cached)."""
@@ -230,6 +240,8 @@ class Dashboard:
     funnel_target: float | None
     excluded: dict[str, int]
     targets_origin: str
+    trend: list[TrendPoint] = field(default_factory=list)  # the focus measure per period, oldest first
+    trend_note: str = ""  # why there is no trend (a custom range, a channel filter), else empty
 
 
 def instruments(session: Session) -> list[Questionnaire]:
@@ -621,6 +633,57 @@ def _targets(session: Session) -> tuple[tuple[Target, ...], str]:
     return _TARGETS[key]
 
 
+# ---------------------------------------------------------------- trend
+
+TREND_SPAN = {"year": ("month", 12), "quarter": ("quarter", 8), "month": ("month", 12)}
+
+
+def trend_periods(period: Period) -> list[Period]:
+    """The periods a trend shows, oldest first: the months of a chosen year, the last 8 quarters
+    up to a chosen quarter, the last 12 months up to a chosen month; none for a custom range."""
+    if period.kind not in TREND_SPAN:
+        return []
+    kind, count = TREND_SPAN[period.kind]
+    freq = FREQ[kind]
+    last = pd.Period(period.until, freq=freq)
+    first = pd.Period(period.since, freq=freq) if period.kind == "year" else last - (count - 1)
+    return [Period(kind, p.start_time.date(), p.end_time.date()) for p in pd.period_range(first, last, freq=freq)]
+
+
+def trend(session: Session, q: Questionnaire, f: Filters, unit: Unit, measure: str) -> list[TrendPoint]:
+    """The field table's measure of one instrument per period with its Wilson interval, from one read
+    of the maintained counts over the whole span (each period judged on its own figures, as the table)."""
+    periods = trend_periods(f.period)
+    if not periods:
+        return []
+    freq = periods[0].freq or "M"
+    since, until = periods[0].since, periods[-1].until
+    sel = Selection(q.key, since=since, until=until, unit=f.unit, field=f.field, source=f.source,
+                    by=("field", "period"), period=freq)
+    versions = session.scalars(select(QuestionnaireVersion).where(QuestionnaireVersion.key == q.key)
+                               .order_by(QuestionnaireVersion.version)).all()
+    field_id = session.scalar(select(Field.id).where(Field.code == f.field)) if f.field else None
+    scope = Scope(sel, q, tuple(versions), select(Unit.id).where(Unit.path.startswith(unit.path)), field_id)
+    try:
+        structure, rollup, _note = comparable_structure(session, scope)
+    except ReportError as exc:
+        raise DashboardError(str(exc)) from None
+    (first, last), _edges = split_range(since, until)
+    cells = stored_cells(session, scope, ["period", "field"], scope.items, first, last, flagged_codes=False)
+    counts = label_groups(session, cells, scope, ["period", "field"])
+    if counts.empty:
+        return []
+    dims = ["field", "period"]
+    responses = respondent_minimums(session, scope, dims) if measure == "comprehensive" and rollup.comprehensive else None
+    figures = engine_figures(counts, structure, rollup, dims, responses=responses)
+    field_code = ALL if q.kind in KIND_FIELD else (f.field or ALL)
+    rows = figures[(figures["field"].astype("object") == field_code) & (figures["level"] == measure)]
+    found = {(str(r["period"]), str(r["source"])): r for r in rows.to_dict("records")}
+    sources = sorted({str(s) for s in rows["source"]})
+    return [TrendPoint(p, source, measure, _figure(found.get((str(pd.Period(p.since, freq)), source))))
+            for source in sources for p in periods]
+
+
 def build(session: Session, f: Filters) -> Dashboard:
     """Everything the page, the workbook and the charts show, from one set of filters."""
     unit = session.scalar(select(Unit).where(Unit.code == f.unit))
@@ -683,7 +746,13 @@ def build(session: Session, f: Filters) -> Dashboard:
         if r.field == (KIND_FIELD.get(r.kind) or f.field or ALL):
             excluded[f"{r.instrument} · {r.source}"] = max(excluded.get(f"{r.instrument} · {r.source}", 0), r.current.n_excluded)
     info = UnitInfo(unit.id, unit.code, unit.name, unit.path, unit.parent_id)
-    return Dashboard(f, info, chosen, rows, focus, criteria, units, funnel, excluded, origin)
+    board = Dashboard(f, info, chosen, rows, focus, criteria, units, funnel, excluded, origin)
+    if focus and window is not None:
+        board.trend = trend(session, focus, f, unit, measure)
+    elif focus:
+        board.trend_note = (N_("Xu hướng theo kỳ chỉ có khi xem theo tháng, quý hoặc năm.") if f.period.freq is None
+                            else N_("Xu hướng theo kỳ chưa có khi lọc theo kênh: hãy bỏ bộ lọc kênh để xem xu hướng."))
+    return board
 
 
 def data_version(session: Session) -> tuple:

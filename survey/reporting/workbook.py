@@ -112,6 +112,16 @@ def build(board: Dashboard, cutoff: datetime) -> bytes:
                      _("Dưới {n} phiếu: không nêu tỷ lệ", n=MIN_N) if u.suppressed else None])
     _sheet(wb, _("Theo đơn vị"), header, rows, [12, 36, 12, 22, 8, 11, 11, 11, 30], pct_cols=(6, 7, 8))
 
+    header = [_("Kỳ"), _("Từ ngày"), _("Đến ngày"), _("Phiếu khảo sát (công cụ đo)"), _("Nguồn"), _("Chỉ số"), _("n"),
+              _("% hài lòng"), _("Khoảng tin cậy 95% – dưới"), _("Khoảng tin cậy 95% – trên")]
+    title = f"{board.focus.title.vi} ({board.focus.key})" if board.focus else None
+    rows = [[p.period.label, f"{p.period.since:%d/%m/%Y}", f"{p.period.until:%d/%m/%Y}", title,
+             _(SOURCE_LABELS.get(p.source, p.source)), _(MEASURE_LABELS.get(p.measure, p.measure)), *_figure(p.figure)]
+            for p in board.trend]
+    if not rows:
+        rows = [[_(board.trend_note) if board.trend_note else _("Không có câu trả lời nào trong các kỳ của xu hướng.")]]
+    _sheet(wb, _("Xu hướng"), header, rows, [16, 12, 12, 34, 22, 22, 8, 11, 11, 11], pct_cols=(8, 9, 10))
+
     method = [
         [_("Tỷ lệ hài lòng"), _("Số người trả lời 4 hoặc 5 trên số người trả lời từ 1 đến 5; “không ý kiến” không tính vào mẫu số.")],
         [_("Khoảng tin cậy"), _("Wilson 95%; chỉ số gộp nhiều tiêu chí dùng cỡ mẫu hiệu dụng thận trọng.")],
@@ -129,7 +139,7 @@ def build(board: Dashboard, cutoff: datetime) -> bytes:
 
 
 def _charts_sheet(wb: Workbook, board: Dashboard) -> None:
-    """The page's two charts as PNG images (the same drawings as the SVGs)."""
+    """The page's three charts as PNG images (the same drawings as the SVGs)."""
     from openpyxl.drawing.image import Image
 
     from . import charts
@@ -138,7 +148,8 @@ def _charts_sheet(wb: Workbook, board: Dashboard) -> None:
     ws["A1"] = safe_cell(_("Yếu tố và tiêu chí: phân bố câu trả lời 1–5"))
     ws["A1"].font = Font(bold=True)
     anchor_row = 2
-    for title, png in ((None, charts.criteria_png(board)), (_("Các đơn vị so với chỉ tiêu (biểu đồ phễu)"), charts.funnel_png(board))):
+    for title, png in ((None, charts.criteria_png(board)), (_("Các đơn vị so với chỉ tiêu (biểu đồ phễu)"), charts.funnel_png(board)),
+                       (_("Xu hướng theo kỳ"), charts.trend_png(board))):
         if title:
             ws.cell(row=anchor_row, column=1, value=safe_cell(title)).font = Font(bold=True)
             anchor_row += 1

@@ -34,7 +34,7 @@ from .forms import ActionForm
 from .scope import require
 
 bp = Blueprint("staff_reports", __name__, url_prefix="/staff/reports")
-CHARTS = ("criteria", "units")
+CHARTS = ("criteria", "units", "trend")
 
 
 @bp.after_request
@@ -113,6 +113,7 @@ def dashboard_page(code: str):
                            instruments=dashboard.instruments(db),
                            fields=fields, channels=dashboard.CHANNELS, sources=dashboard.SOURCE_LABELS,
                            measures=dashboard.MEASURE_LABELS, criteria_rows=charts.criteria_rows(board),
+                           trend_rows=charts.trend_rows(board),
                            cutoff=datetime.now(UTC),
                            sampled=sampled_estimates.for_dashboard(db, board.unit, board.filters.period.since,
                                                                    board.filters.period.until))
@@ -137,7 +138,7 @@ def chart_svg(code: str, name: str):
     if name not in CHARTS:
         abort_with(404, _("Không có biểu đồ này."))
     board = _build(code)
-    svg = charts.criteria_svg(board) if name == "criteria" else charts.funnel_svg(board)
+    svg = {"criteria": charts.criteria_svg, "units": charts.funnel_svg, "trend": charts.trend_svg}[name](board)
     return Response(svg, mimetype="image/svg+xml")
 
 
