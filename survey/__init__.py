@@ -57,6 +57,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .commands import users as users_cli
     from .staff import auth as staff_auth
     from .staff import registry_pages as staff_registry
+    from .staff import published as _staff_published  # noqa: F401  (its routes join the reports blueprint)
     from .staff import microdata as _staff_microdata  # noqa: F401  (its routes join the reports blueprint)
     from .staff import reports as staff_reports
     from .staff import views as staff

@@ -51,6 +51,8 @@ ACTIONS = {
     "frame_imported": N_("Nhập khung mẫu"),
     "frame_purged": N_("Xoá dữ liệu cá nhân quá hạn lưu của khung mẫu"),
     "comment_reviewed": N_("Đánh dấu đã xem ý kiến người dân"),
+    "report_published": N_("Công bố báo cáo"),
+    "published_report_downloaded": N_("Tải báo cáo đã công bố"),
 }
 
 

@@ -26,7 +26,7 @@ from ..db import get_session
 from ..errors import abort_with
 from ..i18n import _
 from ..models import Field, Unit
-from ..reporting import charts, dashboard, workbook
+from ..reporting import charts, dashboard, files
 from ..reporting import comments as comment_store
 from ..sampling import estimates as sampled_estimates
 from . import audit, scope
@@ -123,8 +123,8 @@ def dashboard_page(code: str):
 @require("view_reports", unit=unit_by_code)
 def workbook_xlsx(code: str):
     board = _build(code)
-    body = workbook.build(board, datetime.now(UTC))
     db = get_session()
+    body = files.xlsx(board, files.cutoff(db, board))  # the bytes `report export --format xlsx` writes
     audit.record(db, "export", actor=me(), unit=db.get(Unit, board.unit.id), target=f"reports/{code}/bao-cao.xlsx", **_query(board.filters))
     db.commit()
     name = f"bao-cao-hai-long-{code}-{board.filters.period.since:%Y%m%d}-{board.filters.period.until:%Y%m%d}.xlsx"

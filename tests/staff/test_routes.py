@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from survey.staff.scope import LOGGED_IN, PERMISSIONS
+from tests.reporting.published_fixture import published_reports  # noqa: F401  (fixture: a report in each commune)
 from tests.sampling.conftest import sample_draws  # noqa: F401  (fixture: a draw in each commune)
 from tests.staff.conftest import token_for
 from tests.staff.test_jobs import poster_jobs  # noqa: F401  (fixture: a finished poster job in each commune)
@@ -64,6 +65,13 @@ ROUTES: dict[str, tuple[str, bool]] = {
     "staff_reports.chart_svg": ("view_reports", True),
     "staff_reports.comments": ("view_reports", True),
     "staff_reports.comment_reviewed": ("view_reports", True),
+    "staff_reports.report_pdf": ("view_reports", True),
+    # published reports: a list, publishing, downloads; no route edits or deletes one (test_snapshots.py)
+    "staff_reports.published": ("view_reports", True),
+    "staff_reports.publish": ("view_reports", True),
+    "staff_reports.published_pdf": ("view_reports", True),
+    "staff_reports.published_xlsx": ("view_reports", True),
+    "staff_reports.published_json": ("view_reports", True),
     "staff_reports.microdata_page": ("view_reports", True),
     "staff_reports.microdata_file": ("view_reports", True),
     "staff_reports.microdata_codebook": ("view_reports", True),
@@ -96,7 +104,7 @@ def url_args(tree) -> dict:
     return {
         "key": "sipas-2017", "code": tree.commune_a, "token": "x" * 20, "filename": "site.css",
         "user_id": tree.ids["victim"], "grant_id": tree.grant_victim, "counter_id": tree.counter_a, "fmt": "svg",
-        "name": "criteria", "draw_id": tree.ids.get("draw_a", 0), "job_id": tree.ids.get("job_a", 0),
+        "name": "criteria", "draw_id": tree.ids.get("draw_a", 0), "report_id": tree.ids.get("report_a", 0), "job_id": tree.ids.get("job_a", 0),
     }
 
 
@@ -105,7 +113,7 @@ def call(client, rule, endpoint: str, tree, other: bool = False):
 
     args = url_args(tree)
     if other:
-        args.update(code=tree.commune_b, counter_id=tree.counter_b, draw_id=tree.ids.get("draw_b", 0),
+        args.update(code=tree.commune_b, counter_id=tree.counter_b, draw_id=tree.ids.get("draw_b", 0), report_id=tree.ids.get("report_b", 0),
                     job_id=tree.ids.get("job_b", 0))
     with client.application.test_request_context():
         url = url_for(endpoint, **{k: v for k, v in args.items() if k in rule.arguments})
@@ -138,7 +146,7 @@ def test_staff_views_declare_the_permission_the_table_expects(app):
         assert who in (OPEN, LOGGED_IN) or who in PERMISSIONS, endpoint
 
 
-def test_route_walk(app, tree, as_role, sample_draws, poster_jobs):
+def test_route_walk(app, tree, as_role, published_reports, sample_draws, poster_jobs):
     anonymous = app.test_client()
     problems = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
