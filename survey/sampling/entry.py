@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from questionnaires.loader import Item, Questionnaire
@@ -95,10 +95,19 @@ def store_response(session: Session, form: catalog.Published, member: SampleMemb
                      tags=Tags(channel=channel, unit_id=dossier.unit_id, field_id=dossier.field_id,
                                **tracking.sample_tags(member)),
                      flags=submission_flags(form.questionnaire, answers, None, None))
+    status = "paper_returned" if channel == PAPER else "answered_phone"
+    # Conditional, so two people keying the same code at once store one form: the loser's
+    # transaction is rolled back by the view with this 409.
+    moved = session.execute(update(SampleMember).where(SampleMember.id == member.id,
+                                                       SampleMember.status.not_in([*tracking.RESPONDED, "replaced"]))
+                            .values(status=status).execution_options(synchronize_session=False)).rowcount
+    if moved != 1:
+        raise EntryError(_("Phiếu của {code} đã được ghi nhận trước đó (“{status}”), không nhập lại.",
+                           code=member.respondent_code, status=_(tracking.STATUSES[status])), 409)
     [stored] = store(session, [Pending(sub)])
     session.add(StaffEntry(response_id=stored.id, channel=channel, staff_login=login))
-    member.status = "paper_returned" if channel == PAPER else "answered_phone"
     session.flush()
+    session.expire(member, ["status"])
     return stored.id
 
 

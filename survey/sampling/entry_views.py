@@ -313,6 +313,9 @@ def phone(draw_id: int):
         entry.store_response(db, form, member, posted.answers, channel=entry.PHONE, login=me().login,
                              idempotency_key=ticket.value, lang=lang)
         db.commit()
+    except entry.EntryError as exc:  # answered meanwhile (another interviewer, a paper form)
+        db.rollback()
+        abort_with(exc.status, str(exc))
     except IntegrityError:
         db.rollback()
         if not already_submitted(db, ticket.value):

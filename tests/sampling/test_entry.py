@@ -230,3 +230,20 @@ def test_recheck_cli(app, tree, ctx):
     assert (out["codes"], out["returned"], out["seed"]) == (expected[:2], 4, "cli")
     bad = runner.invoke(args=["sample", "recheck", str(draw_id), "--size", "9"])
     assert bad.exit_code == 1 and "9" in bad.output and "4" in bad.output
+
+
+def test_one_form_per_member_even_when_two_people_key_it_at_once(app, tree, ctx):
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    from survey.sampling import entry
+
+    draw_id = make_draw(ctx, tree.commune_a)
+    member = ctx.scalars(select(SampleMember).where(SampleMember.draw_id == draw_id, SampleMember.selected.is_(True))).first()
+    form = entry.published(ctx, "counter-quick")
+    answers = {k: int(v) for k, v in ANSWERS.items()}
+    entry.store_response(ctx, form, member, answers, channel="paper", login="a", idempotency_key="1" * 53)
+    set_committed_value(member, "status", "letter_sent")  # what a second keyer's session still believes
+    with pytest.raises(entry.EntryError) as refused:
+        entry.store_response(ctx, form, member, answers, channel="phone", login="b", idempotency_key="2" * 53)
+    assert refused.value.status == 409
+    assert ctx.scalar(select(func.count()).select_from(Response)) == 1
