@@ -20,6 +20,8 @@ class PasswordForm(FlaskForm):
 class UserForm(FlaskForm):
     login = StringField()
     full_name = StringField()
+    role = SelectField(validate_choice=False)
+    unit_code = StringField()
 
 
 class GrantForm(FlaskForm):

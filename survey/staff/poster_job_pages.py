@@ -1,5 +1,5 @@
 """Staff pages for poster jobs (survey/staff/jobs.py): start one for a unit's subtree, watch its
-progress (the page refreshes itself with <meta http-equiv="refresh">, no script), download the
+progress (static/job-poll.js swaps in the fresh status; without script, a refresh link), download the
 PDF (audited), run a failed one again. A job is seen only by those who may manage its unit."""
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from . import audit, jobs
 from .forms import ActionForm
 from .registry_pages import bp, me, unit_by_code
 from .scope import require
-
-REFRESH_SECONDS = 3
 
 
 def unit_of_job(session: Session, job_id: int, **_: object) -> Unit | None:
@@ -63,7 +61,7 @@ def poster_job(job_id: int):
     ready = job.state == "done" and jobs.result_file(jobs.app_of(), job) is not None
     percent = int(100 * job.done / job.total) if job.total else 0
     return render_template("staff/poster_job.html", job=job, size=jobs.size_of(job), ready=ready, percent=percent,
-                           states=jobs.STATES, refresh=REFRESH_SECONDS if job.state in ("queued", "running") else None,
+                           states=jobs.STATES, running=job.state in ("queued", "running"),
                            action=ActionForm(), local_time=audit.local_time)
 
 

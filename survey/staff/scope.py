@@ -14,7 +14,7 @@ from typing import Any
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import Select, false, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ..db import get_session
 from ..i18n import N_, _
@@ -42,7 +42,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_registry": frozenset({"system_admin", "unit_admin"}),
     "manage_samples": frozenset({"coordinator"}),
     "personal_data": frozenset({"coordinator"}),
-    "manage_users": frozenset({"system_admin"}),
+    # accounts: a system administrator manages all; a unit administrator those whose every role lies in
+    # his subtree, and grants only roles below system administrator on units of his subtree (may_manage_account)
+    "manage_users": frozenset({"system_admin", "unit_admin"}),
     "manage_catalogue": frozenset({"system_admin"}),
     "view_audit": frozenset({"system_admin"}),
 }
@@ -80,6 +82,52 @@ def visible_units(user: StaffUser, permission: str = "view_reports") -> Select[t
     if not grants:
         return stmt.where(false())
     return stmt.where(or_(*(Unit.path.startswith(g.unit.path) for g in grants)))
+
+
+def is_system_admin(user: StaffUser) -> bool:
+    return user.active and any(g.role == "system_admin" for g in user.roles)
+
+
+def _admin_grants(user: StaffUser) -> list[RoleGrant]:
+    return [g for g in user.roles if g.role == "unit_admin" and g.unit is not None] if user.active else []
+
+
+def may_manage_account(actor: StaffUser, target: StaffUser) -> bool:
+    """May `actor` see, reset, disable or grant roles to `target`? A system administrator: any
+    account. A unit administrator: an account that has roles, every one of them on a unit of his
+    subtree (never a system administrator, never someone who also works above or beside him)."""
+    if is_system_admin(actor):
+        return True
+    admin = _admin_grants(actor)
+    return bool(admin) and bool(target.roles) and all(
+        g.unit is not None and any(covers(a, g.unit) for a in admin) for g in target.roles)
+
+
+def may_grant(actor: StaffUser, role: str, unit: Unit | None) -> bool:
+    """May `actor` grant (or revoke) `role` on `unit`? Unit administrators: not system
+    administrator, and only on a unit of their subtree."""
+    if is_system_admin(actor):
+        return True
+    return role in ROLES and role != "system_admin" and unit is not None and any(covers(a, unit) for a in _admin_grants(actor))
+
+
+def grantable_roles(actor: StaffUser) -> dict[str, str]:
+    return {k: v for k, v in ROLES.items() if k != "system_admin" or is_system_admin(actor)}
+
+
+def manageable_accounts(session: Session, actor: StaffUser) -> list[StaffUser]:
+    """The accounts `actor` manages, by log-in."""
+    rows = session.scalars(select(StaffUser).options(selectinload(StaffUser.roles).selectinload(RoleGrant.unit))
+                           .order_by(StaffUser.login)).all()
+    return [u for u in rows if may_manage_account(actor, u)]
+
+
+def require_account(session: Session, actor: StaffUser, target: StaffUser) -> None:
+    """403 (audited) unless `actor` may manage `target`'s account."""
+    if not may_manage_account(actor, target):
+        audit.record(session, "access_denied", actor=actor, target=request.path, account=target.login)
+        session.commit()
+        abort(403)
 
 
 def grant(session: Session, user: StaffUser, role: str, unit: Unit | None, by: StaffUser | None) -> RoleGrant:

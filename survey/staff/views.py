@@ -8,7 +8,6 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 
 from ..db import get_session
 from ..errors import abort_with, render_error
@@ -111,39 +110,76 @@ def start():
     return render_template("staff/start.html", user=user, may=may, roles=scope.ROLES, role_help=scope.ROLE_HELP)
 
 
-# --- users and roles (system administrators) ---------------------------------------------
+# --- users and roles (system administrators; unit administrators for their subtree) -------
+# Which accounts and grants a unit administrator may touch is decided by scope.may_manage_account
+# and scope.may_grant; these views only ask.
 
 def _user_or_404(user_id: int) -> StaffUser:
-    user = get_session().get(StaffUser, user_id)
+    """The account, if the current user may manage it (404 when unknown, 403 audited when not his)."""
+    db = get_session()
+    user = db.get(StaffUser, user_id)
     if user is None:
         abort_with(404, _("Không có tài khoản này."))
+    scope.require_account(db, me(), user)
     return user
+
+
+def _unit_in_scope(code: str) -> tuple[Unit | None, str | None]:
+    """The unit of a grant form, or the error to show. Units outside the user's scope are
+    reported in the same words as unknown ones, so the form does not reveal the rest of the tree."""
+    db = get_session()
+    unit = db.scalar(select(Unit).where(Unit.code == code)) if code else None
+    if code and (unit is None or not (scope.is_system_admin(me()) or scope.may(me(), "manage_registry", unit))):
+        return None, _("Không có đơn vị mã “{code}” trong phạm vi bạn quản lý.", code=code)
+    return unit, None
+
+
+def _grant_refusal(role: str, unit: Unit | None) -> str | None:
+    if scope.may_grant(me(), role, unit):
+        return None
+    if role == "system_admin":
+        return _("Chỉ quản trị hệ thống mới cấp hoặc thu hồi được vai trò quản trị hệ thống.")
+    if unit is None:
+        return _("Vui lòng chọn đơn vị cho vai trò này.")
+    return _("Không có đơn vị mã “{code}” trong phạm vi bạn quản lý.", code=unit.code)
 
 
 @bp.get("/users")
 @require("manage_users")
 def users():
-    rows = get_session().scalars(select(StaffUser).options(selectinload(StaffUser.roles).selectinload(RoleGrant.unit))
-                                 .order_by(StaffUser.login)).all()
+    rows = scope.manageable_accounts(get_session(), me())
     return render_template("staff/users.html", users=rows, roles=scope.ROLES, action=ActionForm())
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @require("manage_users")
 def user_new():
+    """A new account with a one-time password, and (required of unit administrators, whose scope is
+    the accounts holding roles in their subtree) its first role, in one transaction."""
     form = UserForm()
     errors: list[str] = []
     if request.method == "POST":
         db = get_session()
+        role, code = form.role.data or "", (form.unit_code.data or "").strip()
+        unit, problem = _unit_in_scope(code)
+        if problem is None and (role or not scope.is_system_admin(me())):
+            problem = _grant_refusal(role, unit) if role in scope.ROLES else _("Vui lòng chọn vai trò cho tài khoản mới.")
         try:
+            if problem:
+                raise accounts.AccountError(problem)
             user, one_time = accounts.create_user(db, form.login.data or "", form.full_name.data or "")
-        except accounts.AccountError as exc:
+            new = scope.grant(db, user, role, unit, me()) if role else None
+        except (accounts.AccountError, scope.ScopeError) as exc:
+            db.rollback()
             errors.append(str(exc))
         else:
             audit.record(db, "user_created", actor=me(), target=user.login)
+            if new is not None:
+                audit.record(db, "role_granted", actor=me(), unit=unit, target=user.login, role=new.role)
             db.commit()
             return render_template("staff/one_time.html", user=user, password=one_time, created=True)
-    return render_template("staff/user_new.html", form=form, errors=errors), 422 if errors else 200
+    return render_template("staff/user_new.html", form=form, errors=errors, roles=scope.grantable_roles(me()),
+                           optional=scope.is_system_admin(me())), 422 if errors else 200
 
 
 @bp.get("/users/<int:user_id>")
@@ -154,7 +190,7 @@ def user(user_id: int):
 
 def _user_page(user: StaffUser, grant_form: GrantForm, errors: list[str], status: int = 200):
     return render_template("staff/user.html", user=user, grant_form=grant_form, errors=errors, roles=scope.ROLES,
-                           action=ActionForm()), status
+                           grantable=scope.grantable_roles(me()), action=ActionForm()), status
 
 
 @bp.post("/users/<int:user_id>/disable")
@@ -198,10 +234,11 @@ def user_grant(user_id: int):
     db = get_session()
     user = _user_or_404(user_id)
     form = GrantForm()
-    code = (form.unit_code.data or "").strip()
-    unit = db.scalar(select(Unit).where(Unit.code == code)) if code else None
-    if code and unit is None:
-        return _user_page(user, form, [_("Không có đơn vị mã “{code}”.", code=code)], 422)
+    unit, problem = _unit_in_scope((form.unit_code.data or "").strip())
+    if problem is None and form.role.data in scope.ROLES:
+        problem = _grant_refusal(form.role.data, unit)
+    if problem:
+        return _user_page(user, form, [problem], 422)
     try:
         new = scope.grant(db, user, form.role.data or "", unit, me())
     except scope.ScopeError as exc:
@@ -217,9 +254,13 @@ def user_grant(user_id: int):
 def role_revoke(grant_id: int):
     db = get_session()
     grant = db.get(RoleGrant, grant_id)
-    if grant is None:
-        abort_with(404, _("Không có vai trò này."))
+    if grant is None:  # revoked meanwhile (a second click, another administrator): nothing left to do
+        flash(_("Vai trò này đã được thu hồi trước đó."), "info")
+        return redirect(url_for("staff.users"))
     user = grant.user
+    scope.require_account(db, me(), user)
+    if not scope.may_grant(me(), grant.role, grant.unit):
+        abort_with(403, _("Chỉ quản trị hệ thống mới cấp hoặc thu hồi được vai trò quản trị hệ thống."))
     if user.id == me().id and grant.role == "system_admin":
         abort_with(400, _("Bạn không thể tự thu hồi quyền quản trị hệ thống của mình."))
     audit.record(db, "role_revoked", actor=me(), unit=grant.unit, target=user.login, role=grant.role)

@@ -68,7 +68,7 @@ def test_job_runs_to_completion_with_rising_progress_and_its_pdf_decodes(manual,
     app, client = manual, as_role("unit_admin")
     job_id = job_id_of(start(client))
     page = client.get(f"/staff/poster-jobs/{job_id}").get_data(as_text=True)
-    assert 'http-equiv="refresh"' in page and "Đang chờ" in page and "0/3" in page
+    assert "data-poll" in page and "job-poll.js" in page and "Đang chờ" in page and "0/3" in page
 
     seen: list[int] = []  # `done` as another connection (another worker's page) reads it after each step
     beat = jobs._beat
@@ -85,7 +85,7 @@ def test_job_runs_to_completion_with_rising_progress_and_its_pdf_decodes(manual,
     assert jobs.run(app, job_id) == "skipped"  # a job is claimed once
 
     page = client.get(f"/staff/poster-jobs/{job_id}").get_data(as_text=True)
-    assert 'http-equiv="refresh"' not in page and "Đã xong" in page and "3/3" in page
+    assert "data-poll" not in page and "Đã xong" in page and "3/3" in page
     resp = client.get(f"/staff/poster-jobs/{job_id}/posters.pdf")
     assert resp.status_code == 200 and resp.mimetype == "application/pdf"
     decoded = [decode_image(p) for p in pdf_pages(resp.data, scale=1.5)]
@@ -130,7 +130,7 @@ def test_a_stale_running_job_is_shown_failed_and_runs_again(manual, tree, as_rol
         get_session().commit()
     page = client.get(f"/staff/poster-jobs/{job_id}").get_data(as_text=True)
     assert "Không thành công" in page and "gián đoạn" in page and "Chạy lại" in page
-    assert 'http-equiv="refresh"' not in page
+    assert "data-poll" not in page
     assert state_of(manual, job_id).state == "failed"
     assert jobs.run(manual, job_id) == "skipped"  # a late worker does not resurrect it
     again = job_id_of(client.post(f"/staff/poster-jobs/{job_id}/again", data={"csrf_token": token_for(client)}))

@@ -13,6 +13,7 @@ from survey.staff.scope import LOGGED_IN, PERMISSIONS
 from tests.reporting.published_fixture import published_reports  # noqa: F401  (fixture: a report in each commune)
 from tests.sampling.conftest import sample_draws  # noqa: F401  (fixture: a draw in each commune)
 from tests.staff.conftest import token_for
+from tests.staff.test_account_admin import victim_two_roles  # noqa: F401  (fixture: the victim keeps a role after one is revoked)
 from tests.staff.test_jobs import poster_jobs  # noqa: F401  (fixture: a finished poster job in each commune)
 
 OPEN = "open"
@@ -146,7 +147,7 @@ def test_staff_views_declare_the_permission_the_table_expects(app):
         assert who in (OPEN, LOGGED_IN) or who in PERMISSIONS, endpoint
 
 
-def test_route_walk(app, tree, as_role, published_reports, sample_draws, poster_jobs):
+def test_route_walk(app, tree, as_role, published_reports, sample_draws, poster_jobs, victim_two_roles):
     anonymous = app.test_client()
     problems = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
