@@ -668,14 +668,21 @@ def trend(session: Session, q: Questionnaire, f: Filters, unit: Unit, measure: s
         structure, rollup, _note = comparable_structure(session, scope)
     except ReportError as exc:
         raise DashboardError(str(exc)) from None
+    only_item = measure == "overall_item"
+    if only_item and rollup.overall_item is None:
+        return []
     (first, last), _edges = split_range(since, until)
-    cells = stored_cells(session, scope, ["period", "field"], scope.items, first, last, flagged_codes=False)
+    items = [rollup.overall_item] if only_item else scope.items
+    cells = stored_cells(session, scope, ["period", "field"], items, first, last, flagged_codes=False)
     counts = label_groups(session, cells, scope, ["period", "field"])
     if counts.empty:
         return []
     dims = ["field", "period"]
-    responses = respondent_minimums(session, scope, dims) if measure == "comprehensive" and rollup.comprehensive else None
-    figures = engine_figures(counts, structure, rollup, dims, responses=responses)
+    if only_item:  # all_levels' overall_item rows: the item's tallies with their percentages
+        figures = fig.percentages(_regroup(fig.tally(counts, dims, items=items), None)).assign(level="overall_item")
+    else:
+        responses = respondent_minimums(session, scope, dims) if measure == "comprehensive" and rollup.comprehensive else None
+        figures = engine_figures(counts, structure, rollup, dims, responses=responses)
     field_code = ALL if q.kind in KIND_FIELD else (f.field or ALL)
     rows = figures[(figures["field"].astype("object") == field_code) & (figures["level"] == measure)]
     found = {(str(r["period"]), str(r["source"])): r for r in rows.to_dict("records")}
