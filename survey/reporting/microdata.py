@@ -405,15 +405,27 @@ def write_sav(session: Session, export: Export, out: Path) -> None:
             if value is not None:
                 arrays[j][n] = value
         n += 1
-    frame = pd.DataFrame({c.name: arrays[j][:n] for j, c in enumerate(cols)})
-    labels = {c.name: f"{c.number + '. ' if c.number else ''}{c.label}"[:250] for c in cols}
-    value_labels = {c.name: {float(code): text for code, text in c.values} for c in cols
-                    if c.values and numeric[cols.index(c)]}
-    measure = {c.name: ("ordinal" if c.kind == "satisfaction" else "scale" if c.kind in ("number", "tag") and numeric[j]
-                        else "nominal") for j, c in enumerate(cols)}
+    names = [_spss_name(c.name, j) for j, c in enumerate(cols)]
+    frame = pd.DataFrame({names[j]: arrays[j][:n] for j in range(len(cols))})
+    labels = {names[j]: f"{c.number + '. ' if c.number else ''}{c.label}"[:250] for j, c in enumerate(cols)}
+    value_labels = {names[j]: {float(code): text for code, text in c.values} for j, c in enumerate(cols)
+                    if c.values and numeric[j]}
+    measure = {names[j]: ("ordinal" if c.kind == "satisfaction" else "scale" if c.kind in ("number", "tag") and numeric[j]
+                          else "nominal") for j, c in enumerate(cols)}
     pyreadstat.write_sav(frame, str(out), file_label=f"{export.layout.key}"[:64], column_labels=labels,
                          variable_value_labels=value_labels, variable_measure=measure,
                          note=[f"{k}: {v}" for k, v in describe(export.scope.sel).items()])
+
+
+SPSS_RESERVED = frozenset({"all", "and", "by", "eq", "ge", "gt", "le", "lt", "ne", "not", "or", "to", "with"})
+
+
+def _spss_name(name: str, index: int) -> str:
+    """The column's name as an SPSS variable: at most 64 bytes and not a reserved word (item keys
+    are [a-z0-9_], so only an option column of a very long key or a key such as 'to' needs this)."""
+    if name in SPSS_RESERVED:
+        return f"{name}_"
+    return name if len(name) <= 64 else f"v{index}_{name[:50]}"
 
 
 def export(session: Session, sel: Selection, fmt: str, out: Path, channel: str | None = None) -> int:
