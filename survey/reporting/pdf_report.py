@@ -75,8 +75,8 @@ def header(session: Session, board: Dashboard, day: date, number: str | None = N
 
 def verdict_sentence(r: FieldRow) -> str:
     """One worded line per field row, so the verdict reads without the table or colour."""
-    shown = _("{field} ({instrument}, {source}, {measure}): ", field=r.field_name, instrument=r.instrument_title,
-              source=_(SOURCE_LABELS[r.source]), measure=_(MEASURE_LABELS.get(r.measure, r.measure)))
+    shown = (f"{r.field_name} ({r.instrument_title}, {_(SOURCE_LABELS[r.source])}, "
+             f"{_(MEASURE_LABELS.get(r.measure, r.measure))}): ")
     if not r.current.n:
         return shown + _("không có phiếu trong kỳ.")
     shown += _("{pct} hài lòng (khoảng tin cậy 95%: {low} – {high}; n = {n})", pct=format_pct(r.current.pct),
