@@ -67,17 +67,18 @@ def main() -> None:
             row = draws.draw(session, saved, "bench")
             session.commit()
             out = Path(tmp) / "letters.pdf"
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             made = letters.batch(session, row)
             session.commit()
             minted = time.perf_counter() - start
             with click.progressbar(length=len(made.letters), label=f"Stamping {len(made.letters)} {args.size} letters") as bar:
                 pages = letters.write_pdf(made, args.size, out, progress=bar.update)
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
             size_mb = out.stat().st_size / 1e6
             first, last = decode_pages(out, [0, pages - 1])
         print(f"{pages} {args.size} letters → one PDF of {size_mb:.1f} MB in {elapsed:.1f} s "
-              f"(links minted in {minted:.1f} s; {pages / elapsed:.0f} pages/s; goal ≤ 60 s for 10,000); "
+              f"(CPU time of this process {cpu:.1f} s; links minted in {minted:.1f} s; {pages / elapsed:.0f} pages/s; "
+              f"goal ≤ 60 s for 10,000); "
               f"first and last page decode: {first} {last}")
 
 
