@@ -1,14 +1,15 @@
 """The reports dashboard (survey.reporting.dashboard.build) and its Excel workbook at 100,000 and
 1,000,000 responses, on the demo province.
 
-    python -m bench.bench_dashboard [--sizes 100000 1000000] [--keep DIR] [--db sqlite|postgresql]
+    python -m bench.bench_dashboard [--sizes 100000 1000000] [--keep DIR] [--db sqlite|postgresql] [--profile]
 
 Databases are built as in bench.bench_analysis_db (demo province, demo responses, count refresh;
 reused with --keep). Then, each in a fresh process and three times (first and best printed with
 the peak RSS): the dashboard of the whole province for the year 2025 (every instrument with
 responses, previous year beside it, field table with verdicts, elements and criteria, units),
 and the same followed by the workbook (charts included). Goals: dashboard ≤ 1 s at 1M and
-≤ 1.5× its 100k time; workbook ≤ 10 s. Not part of the test suite.
+≤ 1.5× its 100k time; workbook ≤ 10 s. `--profile` adds, per size, where one warm build spends
+its time (cProfile, the survey/ and analysis/ functions by cumulative time). Not part of the test suite.
 """
 from __future__ import annotations
 
@@ -43,6 +44,31 @@ def measure(url: str, what: str) -> dict:
             "units": len(board.units), "bytes": size}
 
 
+def profile(url: str, top: int = 25) -> str:
+    """Where a warm dashboard build spends its time: our own functions by cumulative seconds."""
+    import cProfile
+    import io
+    import pstats
+
+    from survey.db import get_session
+    from survey.reporting import dashboard
+
+    app = app_for(url)
+    with app.test_request_context():
+        session = get_session()
+        f = dashboard.Filters(dashboard.parse_period("year", "2025"), "33")
+        dashboard.build(session, f)
+        session.rollback()
+        profiler = cProfile.Profile()
+        profiler.enable()
+        dashboard.build(session, f)
+        profiler.disable()
+        session.rollback()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(r"(survey|analysis)/", top)
+    return out.getvalue()
+
+
 def run_measure(url: str, what: str) -> dict:
     out = subprocess.run([sys.executable, "-m", "bench.bench_dashboard", "--measure", url, what],
                          cwd=ROOT, capture_output=True, text=True, check=True)
@@ -54,9 +80,13 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--keep", type=str)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--profile", action="store_true", help="print where one warm build spends its time")
     parser.add_argument("--measure", nargs=2, metavar=("URL", "WHAT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
+        if args.measure[1] == "profile":
+            print(profile(args.measure[0]))
+            return 0
         print(json.dumps(measure(*args.measure)))
         return 0
     from pathlib import Path
@@ -76,6 +106,9 @@ def main() -> int:
                 print(f"  {label}: first {r['first_s']:.2f} s, best {r['best_s']:.2f} s, peak RSS {r['rss_mb']:.0f} MB "
                       f"({r['rows']} field rows, {r['units']} unit rows{', ' + format(r['bytes'], ',') + ' bytes' if r['bytes'] else ''})",
                       flush=True)
+            if args.profile:
+                print(subprocess.run([sys.executable, "-m", "bench.bench_dashboard", "--measure", url, "profile"],
+                                     cwd=ROOT, capture_output=True, text=True, check=True).stdout, flush=True)
     if len(args.sizes) > 1:
         small, large = min(args.sizes), max(args.sizes)
         a, b = results[small]["page"]["best_s"], results[large]["page"]["best_s"]

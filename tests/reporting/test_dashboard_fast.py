@@ -54,12 +54,19 @@ def plain(board: d.Dashboard) -> dict:
 
 
 CASES = [
-    dict(kind="quarter", value="2025-Q1", unit="P"),
-    dict(kind="month", value="2025-03", unit="D1", field="dat-dai"),
-    dict(kind="year", value="2025", unit="P", source="sample"),
-    dict(kind="quarter", value="2025-Q2", unit="P", questionnaire="health-outpatient"),
-    dict(kind="year", value="2019", unit="P"),
+    {"kind": "quarter", "value": "2025-Q1", "unit": "P"},
+    {"kind": "month", "value": "2025-03", "unit": "D1", "field": "dat-dai"},
+    {"kind": "year", "value": "2025", "unit": "P", "source": "sample"},
+    {"kind": "quarter", "value": "2025-Q2", "unit": "P", "questionnaire": "health-outpatient"},
+    {"kind": "year", "value": "2019", "unit": "P"},
 ]
+COLUMNS = ["field", "period", "source", "level", "element", "item", "n", "n_eff", "pct", "ci_low", "ci_high", "n_excluded"]
+KEY = ["level", "field", "period", "source", "element", "item"]
+
+
+def tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame[COLUMNS].astype({"field": str, "period": str, "source": str, "element": str, "item": str})
+    return out.sort_values(KEY).reset_index(drop=True)
 
 
 def test_one_read_gives_the_figures_of_one_standard_report_per_instrument(app, three_instruments, monkeypatch):
@@ -93,14 +100,6 @@ def test_window_figures_equal_the_engine_standard_report(app, three_instruments)
             sel = Selection(q.key, since=f.period.previous().since, until=f.period.until, unit="D1",
                             by=("field", "period"), period="Q")
             engine = standard_report(session, sel, targets=()).figures
-            columns = ["field", "period", "source", "level", "element", "item", "n", "n_eff", "pct", "ci_low", "ci_high",
-                       "n_excluded"]
-            key = ["level", "field", "period", "source", "element", "item"]
-
-            def tidy(frame: pd.DataFrame) -> pd.DataFrame:
-                out = frame[columns].astype({"field": str, "period": str, "source": str, "element": str, "item": str})
-                return out.sort_values(key).reset_index(drop=True)
-
             assert len(ours) > 20
             assert ("comprehensive" in set(ours["level"])) == (q.key == "health-outpatient")
             pd.testing.assert_frame_equal(tidy(ours), tidy(engine), check_dtype=False)
