@@ -20,12 +20,12 @@ from sqlalchemy import insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import machine, registry_app  # noqa: E402
-from survey.db import get_session  # noqa: E402
-from survey.models import Field, FrameDossier, FrameImport  # noqa: E402
-from survey.qr import credentials  # noqa: E402
-from survey.registry import units  # noqa: E402
-from survey.sampling import design, draws, letters  # noqa: E402
+from bench.common import machine, registry_app
+from survey.db import get_session
+from survey.models import Field, FrameDossier, FrameImport
+from survey.qr import credentials
+from survey.registry import units
+from survey.sampling import design, draws, letters
 
 
 def decode_pages(path: Path, indexes: list[int]) -> list[list[str]]:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import io
 import unicodedata
 import zlib
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
@@ -229,7 +230,13 @@ class Stamper:
 
     def write(self, target: str | Path | IO[bytes], progress: Callable[[int], None] | None = None) -> int:
         from pypdf import PdfReader, PdfWriter
-        from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject, NumberObject
+        from pypdf.generic import (
+            ArrayObject,
+            DecodedStreamObject,
+            DictionaryObject,
+            NameObject,
+            NumberObject,
+        )
 
         if not self.pages:
             raise ValueError("nothing to print")
@@ -269,8 +276,15 @@ class Stamper:
     @staticmethod
     def _embed(writer, name: str, font: _Font):
         from fontTools import subset
-        from pypdf.generic import (ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, NameObject,
-                                   NumberObject, TextStringObject)
+        from pypdf.generic import (
+            ArrayObject,
+            DecodedStreamObject,
+            DictionaryObject,
+            FloatObject,
+            NameObject,
+            NumberObject,
+            TextStringObject,
+        )
 
         options = subset.Options()
         options.retain_gids = True  # the content streams already hold the original glyph ids

@@ -2,7 +2,6 @@
 codes with zbar, follow the letter's link to the form and answer it exactly once."""
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
@@ -184,7 +183,7 @@ def test_paper_forms_print_the_questionnaire_with_the_code_on_every_page(app, tr
     assert "Rất hài lòng" in whole and "Rất không hài lòng" in whole and quick.header.heading.vi in whole
     result = runner.invoke(args=["sample", "paper-forms", str(draw_id), "--out", str(tmp_path / "p.pdf")])
     assert result.exit_code == 0, result.output
-    all_sizes, all_texts = pdf_facts((tmp_path / "p.pdf").read_bytes())
+    _all_sizes, all_texts = pdf_facts((tmp_path / "p.pdf").read_bytes())
     assert len(all_texts) == 5 * len(texts)
     per_form = len(texts)
     firsts = [all_texts[i] for i in range(0, len(all_texts), per_form)]
