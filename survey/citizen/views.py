@@ -6,16 +6,7 @@ from __future__ import annotations
 
 import re
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
@@ -29,15 +20,7 @@ from ..errors import abort_with
 from ..i18n import _, get_locale
 from ..qr import dossiers
 from ..registry import counters
-from ..responses import (
-    BeforeCommit,
-    Pending,
-    Stored,
-    Submission,
-    Tags,
-    already_submitted,
-    store,
-)
+from ..responses import BeforeCommit, Pending, Stored, Submission, Tags, already_submitted, store
 from ..sampling import shortlinks, tracking
 from ..security import csrf
 from ..writes import group_commit

@@ -13,16 +13,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from flask import (
-    Blueprint,
-    Response,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -36,16 +27,7 @@ from ..sheets import MAX_FILE_BYTES, SheetError
 from ..staff import audit, scope
 from ..staff.scope import require
 from . import design as designs
-from . import (
-    draws,
-    estimates,
-    fieldwork,
-    frames,
-    letters,
-    paper_forms,
-    retention,
-    tracking,
-)
+from . import draws, estimates, fieldwork, frames, letters, paper_forms, retention, tracking
 from .forms import DesignForm, MappingForm, StatusForm, UploadForm
 
 bp = Blueprint("staff_sampling", __name__, url_prefix="/staff/sampling")
