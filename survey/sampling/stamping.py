@@ -230,13 +230,7 @@ class Stamper:
 
     def write(self, target: str | Path | IO[bytes], progress: Callable[[int], None] | None = None) -> int:
         from pypdf import PdfReader, PdfWriter
-        from pypdf.generic import (
-            ArrayObject,
-            DecodedStreamObject,
-            DictionaryObject,
-            NameObject,
-            NumberObject,
-        )
+        from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject, NumberObject
 
         if not self.pages:
             raise ValueError("nothing to print")
@@ -276,15 +270,9 @@ class Stamper:
     @staticmethod
     def _embed(writer, name: str, font: _Font):
         from fontTools import subset
-        from pypdf.generic import (
-            ArrayObject,
-            DecodedStreamObject,
-            DictionaryObject,
-            FloatObject,
-            NameObject,
-            NumberObject,
-            TextStringObject,
-        )
+        from fontTools.ttLib import TTFont
+        from pypdf.generic import (ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, NameObject,
+                                   NumberObject, TextStringObject)
 
         options = subset.Options()
         options.retain_gids = True  # the content streams already hold the original glyph ids
@@ -292,8 +280,6 @@ class Stamper:
         options.layout_features = []
         options.drop_tables += ["FFTM"]  # FontForge timestamps: fontTools cannot subset them, says so, drops them
         subsetter = subset.Subsetter(options)
-        from fontTools.ttLib import TTFont
-
         tt = TTFont(io.BytesIO(font.data))
         subsetter.populate(unicodes=[ord(c) for c in font.used.values()])
         subsetter.subset(tt)
