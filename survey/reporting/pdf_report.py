@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import render_template
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis.figures import ALL
@@ -31,7 +30,7 @@ from . import comments as comment_store
 from .dashboard import KIND_FIELD, MEASURE_LABELS, SOURCE_LABELS, Dashboard, FieldRow
 from .selection import Selection
 
-DPI = 200
+DPI = 150
 COMMENTS = 50  # the newest masked comments printed; the page and the workbook have the rest
 # response_flags.reason → what the annex calls it
 REASONS = {"honeypot": N_("Điền vào ô bẫy dành cho máy tự động"), "device_repeat": N_("Cùng một thiết bị gửi lặp lại"),
@@ -94,7 +93,7 @@ def _data_url(png: bytes) -> str:
 
 
 def chart_png(board: Dashboard, name: str) -> bytes:
-    """The page's chart (the same matplotlib drawing as its SVG) as a 200 dpi PNG. WeasyPrint's SVG
+    """The page's chart (the same matplotlib drawing as its SVG) as a 150 dpi PNG. WeasyPrint's SVG
     renderer spent two thirds of a report's time on the two SVGs (hatch patterns, every glyph a
     path), so the PDF prints the drawing as pixels."""
     pyplot = charts._pyplot()

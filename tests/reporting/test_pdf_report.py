@@ -35,7 +35,7 @@ def flat(text: str) -> str:
 
 
 @pytest.fixture
-def data(app, tree):
+def data(app, tree):  # noqa: F811
     rows = seed_commune(app)
     with app.app_context():
         session = get_session()
@@ -56,7 +56,7 @@ def board_for(app, query: dict) -> dashboard.Dashboard:
         return dashboard.build(get_session(), dashboard.Filters(period, "11953", field=query.get("linh_vuc")))
 
 
-def test_pdf_holds_the_dashboards_figures_in_administrative_form(as_role, data, app):
+def test_pdf_holds_the_dashboards_figures_in_administrative_form(as_role, data, app):  # noqa: F811
     resp = as_role("reader").get("/staff/reports/11953/bao-cao.pdf", query_string=LAND)
     assert resp.status_code == 200 and resp.mimetype == "application/pdf"
     assert "attachment" in resp.headers["Content-Disposition"] and resp.data.startswith(b"%PDF")
@@ -92,21 +92,22 @@ def test_pdf_holds_the_dashboards_figures_in_administrative_form(as_role, data, 
     assert event.target == "reports/11953/bao-cao.pdf"
 
 
-def test_pdf_of_an_empty_selection_says_so(as_role, data):
+def test_pdf_of_an_empty_selection_says_so(as_role, data):  # noqa: F811
     resp = as_role("reader").get("/staff/reports/11953/bao-cao.pdf", query_string={"ky": "year", "gia_tri": "2019"})
     assert resp.status_code == 200
     text = flat(pdf_text(resp.data))
     assert "Không có phiếu nào khớp với bộ lọc này (Năm 2019)" in text and "IV. KẾT LUẬN" in text
 
 
-def test_pdf_refuses_another_subtree_and_bad_filters(as_role, data):
+def test_pdf_refuses_another_subtree_and_bad_filters(as_role, data):  # noqa: F811
     reader = as_role("reader")
     assert reader.get("/staff/reports/12001/bao-cao.pdf", query_string=QUARTER).status_code == 403
     bad = reader.get("/staff/reports/11953/bao-cao.pdf", query_string={"ky": "month", "gia_tri": "2025-13"})
     assert bad.status_code == 400 and "2025-03" in bad.get_data(as_text=True)
 
 
-def test_cli_writes_the_bytes_the_page_gives(as_role, data, runner, tmp_path):
+@pytest.mark.timeout(900)  # four (two) full renders: minutes on a loaded 2-core machine
+def test_cli_writes_the_bytes_the_page_gives(as_role, data, runner, tmp_path):  # noqa: F811
     reader = as_role("reader")
     for fmt in ("pdf", "xlsx"):
         page = reader.get(f"/staff/reports/11953/bao-cao.{fmt}", query_string=LAND)
@@ -126,6 +127,6 @@ def test_cli_writes_the_bytes_the_page_gives(as_role, data, runner, tmp_path):
     (["--format", "pdf", "--unit", "11953", "--from", "01/01/2025"], "--to"),
     (["--format", "csv"], "--questionnaire"),
 ])
-def test_cli_bad_options_are_one_line_errors(runner, tree, args, says):
+def test_cli_bad_options_are_one_line_errors(runner, tree, args, says):  # noqa: F811
     result = runner.invoke(args=["report", "export", *args])
     assert result.exit_code != 0 and says in result.output and "Traceback" not in result.output

@@ -53,7 +53,8 @@ def more_land_responses(app, n: int = 120) -> None:
         get_session().commit()
 
 
-def test_published_report_downloads_byte_identical_after_new_responses(as_role, tree, app):
+@pytest.mark.timeout(900)  # four (two) full renders: minutes on a loaded 2-core machine
+def test_published_report_downloads_byte_identical_after_new_responses(as_role, tree, app):  # noqa: F811
     data = seed_commune(app)
     reader = as_role("reader")
     resp = publish(reader)
@@ -107,13 +108,13 @@ def test_published_report_downloads_byte_identical_after_new_responses(as_role, 
     assert document["version"] == 2 and document["corrects"] == first.id and document["pdf_sha256"] == second.pdf_sha256
 
 
-def test_publishing_needs_the_confirmation_box(as_role, tree, app):
+def test_publishing_needs_the_confirmation_box(as_role, tree, app):  # noqa: F811
     resp = publish(as_role("reader"), confirm=False)
     assert resp.status_code == 400 and "xác nhận" in resp.get_data(as_text=True)
     assert stored(app) == []
 
 
-def test_a_stored_report_cannot_be_changed_or_deleted(app, tree):
+def test_a_stored_report_cannot_be_changed_or_deleted(app, tree):  # noqa: F811
     with app.app_context():
         session = get_session()
         report = session.get(PublishedReport, store(session, tree.commune_a))
@@ -134,7 +135,7 @@ def test_no_route_edits_or_deletes_a_published_report(app):
     assert writes == [("/staff/reports/<code>/cong-bo", ["POST"])], "only publishing writes, and it names no report"
 
 
-def test_a_report_of_another_unit_is_not_found_under_this_unit(as_role, tree, app):
+def test_a_report_of_another_unit_is_not_found_under_this_unit(as_role, tree, app):  # noqa: F811
     with app.app_context():
         session = get_session()
         other = store(session, tree.commune_b)
