@@ -37,7 +37,6 @@ SYNC_LIMIT = 2000  # letters in one web request (a few seconds); more: the CLI (
 class Size:
     page: str
     margin: str
-    body_height: str
     text: str
     small: str
     tiny: str
@@ -50,8 +49,8 @@ class Size:
 
 # Nghị định 30/2020: margins top 20–25, bottom 20–25, left 30–35, right 15–20 mm; text 13–14 pt (A4).
 SIZES = {
-    "A4": Size("A4", "20mm 20mm 20mm 30mm", "257mm", "13pt", "12pt", "9pt", "11pt", "14pt", "12pt", "36mm", "12pt"),
-    "A5": Size("A5", "12mm 12mm 12mm 18mm", "186mm", "9pt", "8.5pt", "6.5pt", "7.5pt", "10.5pt", "8.5pt", "27mm", "6pt"),
+    "A4": Size("A4", "20mm 20mm 20mm 30mm", "13pt", "12pt", "9pt", "11pt", "14pt", "12pt", "36mm", "12pt"),
+    "A5": Size("A5", "12mm 12mm 12mm 18mm", "9pt", "8.5pt", "6.5pt", "7.5pt", "10.5pt", "8.5pt", "27mm", "6pt"),
 }
 
 
