@@ -38,7 +38,7 @@ from ..models import (
     Unit,
 )
 from . import tracking
-from .draws import frame_of
+from .design import Params, strata_counts
 
 
 @dataclass
@@ -139,8 +139,8 @@ def for_draw(session: Session, draw: SampleDraw) -> DrawEstimates:
     """The draw's strata table and weighted estimates (overall and per field). Never writes."""
     out = DrawEstimates(draw.id)
     design = session.get(SampleDesign, draw.design_id)
-    frame = frame_of(session, design)
-    sizes = (frame["unit"] + "|" + frame["field"]).value_counts().to_dict() if not frame.empty else {}
+    counts = strata_counts(session, Params.of(design))  # one GROUP BY, not the frame's rows
+    sizes = {f"{u}|{f}": int(n) for u, f, n in zip(counts["unit"], counts["field"], counts["N"])}
     rates = {r["stratum"]: r for r in tracking.rates(session, draw.id)}
     responses = _responses(session, draw.id)
     if not responses.empty:

@@ -5,7 +5,7 @@ counter feedback) and marking that person answered online. Only the status moves
 id is stored on the member, so a response stays anonymous (DOMAIN.md §8)."""
 from __future__ import annotations
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..i18n import N_, _
@@ -113,20 +113,24 @@ def rates(session: Session, draw_id: int) -> list[dict]:
     no answer yet, and AAPOR RR1 = answered ÷ in the field (there are no partial interviews, so
     RR2 equals RR1). A replaced person stays in the denominator as the non-respondent they are."""
     out: dict[str, dict] = {}
-    for m in session.scalars(select(SampleMember).where(SampleMember.draw_id == draw_id)):
-        if not in_field(m):
+    counts = session.execute(  # one GROUP BY: a draw has thousands of members, the page and estimates read this
+        select(SampleMember.stratum, SampleMember.selected, SampleMember.status, func.count())
+        .where(SampleMember.draw_id == draw_id)
+        .group_by(SampleMember.stratum, SampleMember.selected, SampleMember.status))
+    for stratum, selected, status, n in counts:
+        if not (selected or status != "drawn"):  # in_field
             continue
-        row = out.setdefault(m.stratum, {"stratum": m.stratum, "fielded": 0, "answered": 0, "refused": 0,
-                                         "unreachable": 0, "pending": 0})
-        row["fielded"] += 1
-        if m.status in RESPONDED:
-            row["answered"] += 1
-        elif m.status == "refused":
-            row["refused"] += 1
-        elif m.status == "unreachable":
-            row["unreachable"] += 1
-        elif m.status != "replaced":
-            row["pending"] += 1
+        row = out.setdefault(stratum, {"stratum": stratum, "fielded": 0, "answered": 0, "refused": 0,
+                                       "unreachable": 0, "pending": 0})
+        row["fielded"] += n
+        if status in RESPONDED:
+            row["answered"] += n
+        elif status == "refused":
+            row["refused"] += n
+        elif status == "unreachable":
+            row["unreachable"] += n
+        elif status != "replaced":
+            row["pending"] += n
     for row in out.values():
         row["rr1"] = row["answered"] / row["fielded"] if row["fielded"] else None
     return [out[k] for k in sorted(out)]
