@@ -20,14 +20,21 @@ from sqlalchemy import insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import machine, registry_app  # noqa: E402
-from questionnaires.loader import load_file  # noqa: E402
-from survey import catalog  # noqa: E402
-from survey.db import get_session  # noqa: E402
-from survey.models import Answer, Field, FrameDossier, FrameImport, Response, SampleMember  # noqa: E402
-from survey.registry import units  # noqa: E402
-from survey.sampling import design, draws, estimates  # noqa: E402
-from survey.sampling.tracking import sample_tags  # noqa: E402
+from bench.common import machine, registry_app
+from questionnaires.loader import load_file
+from survey import catalog
+from survey.db import get_session
+from survey.models import (
+    Answer,
+    Field,
+    FrameDossier,
+    FrameImport,
+    Response,
+    SampleMember,
+)
+from survey.registry import units
+from survey.sampling import design, draws, estimates
+from survey.sampling.tracking import sample_tags
 
 
 def main() -> None:
