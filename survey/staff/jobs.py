@@ -3,8 +3,10 @@
 Why not in the request: 1,000 A6 posters take about half a minute of CPU (bench/bench_posters.py),
 too long to hold a worker. Why not a broker: the state a page needs (done/total, the file) fits a
 table, and any app server can read it. The request creates the job and starts a thread in its own
-worker; the thread claims the job with a conditional UPDATE (so a job runs once), beats a heartbeat
-after every chunk, writes the PDF under instance/poster-jobs/ and marks the job done. A job whose
+worker; the thread claims the job with a conditional UPDATE (so a job runs once), records progress
+after every chunk while a ticker thread beats a heartbeat every HEARTBEAT_SECONDS (the final PDF
+write of 1,000 pages is one call of several minutes on a loaded machine, without progress), writes
+the PDF under instance/poster-jobs/ and marks the job done. A job whose
 heartbeat stopped (its server restarted) is turned into a failed one by `reap`, so nobody waits on
 it forever; result files older than SURVEY_POSTER_JOB_DAYS are deleted by `purge`.
 
@@ -41,7 +43,8 @@ STATES = {
 INTERRUPTED = N_("Công việc bị gián đoạn (máy chủ khởi động lại hoặc dừng giữa chừng).")
 NO_COUNTERS = N_("Đơn vị này và các đơn vị cấp dưới không còn quầy nào đang hoạt động.")
 FAILED = N_("Không tạo được tệp PDF do lỗi máy chủ; lỗi đã được ghi lại.")
-STALE_AFTER = timedelta(minutes=5)  # longest silence of a live job: the final PDF write of 1,000 pages
+HEARTBEAT_SECONDS = 20  # a live job's ticker thread beats this often, also during the final PDF write
+STALE_AFTER = timedelta(minutes=2)  # a job silent this long lost its process
 KEEP_DAYS = 7
 CHUNK = 20  # posters laid out between two progress updates (≈ 0.7 s)
 FOLDER = "poster-jobs"
@@ -105,41 +108,65 @@ def run(app: Flask, job_id: int) -> str:
         session.commit()
         if claimed.rowcount != 1:
             return "skipped"  # another worker took it, or it was reaped
-        job = session.get(PosterJob, job_id)
-        target = folder(app) / f"job-{job.id}-{size_of(job)}.pdf"
-        partial = target.with_suffix(".part")
+        stop = threading.Event()
+        threading.Thread(target=_tick, args=(app, job_id, stop), name=f"poster-job-{job_id}-heartbeat", daemon=True).start()
         try:
-            counters = posters.counters_under(session, job.unit)
-            if not counters:
-                return _fail(session, job_id, NO_COUNTERS)
-            base = json.loads(job.options or "{}").get("base") or codes.base_url()
-            items = [posters.poster_for(c, base) for c in counters]
-            done = 0
+            return _layout(app, session, job_id)
+        finally:
+            stop.set()
 
-            def progress(n: int) -> None:
-                nonlocal done
-                done += n
-                if not _beat(session, job_id, done=done, total=len(items)):
-                    raise _Cancelled
 
-            posters.write_pdf(items, size_of(job), partial, progress=progress, chunk=int(app.config.get("STAFF_POSTER_JOB_CHUNK", CHUNK)))
-            os.chmod(partial, 0o600)
-            os.replace(partial, target)
-            finished = session.execute(update(PosterJob).where(PosterJob.id == job_id, PosterJob.state == "running").values(
-                state="done", done=len(items), total=len(items), result_path=target.name, finished_at=now(), heartbeat_at=now()))
-            session.commit()
-            if finished.rowcount != 1:
-                target.unlink(missing_ok=True)
-                return "failed"
-            return "done"
-        except _Cancelled:
-            partial.unlink(missing_ok=True)
+def _tick(app: Flask, job_id: int, stop: threading.Event) -> None:
+    """Beat the running job's heartbeat until `stop`: proof that its process is alive."""
+    with app.app_context():
+        session = get_session()
+        while not stop.wait(float(app.config.get("STAFF_POSTER_JOB_HEARTBEAT", HEARTBEAT_SECONDS))):
+            try:
+                session.execute(update(PosterJob).where(PosterJob.id == job_id, PosterJob.state == "running")
+                                .values(heartbeat_at=now()))
+                session.commit()
+            except Exception:  # a busy database: the next beat will do
+                session.rollback()
+                log.warning("poster job %s: heartbeat failed", job_id, exc_info=True)
+
+
+def _layout(app: Flask, session: Session, job_id: int) -> str:
+    """Claimed job → its PDF; returns the final state."""
+    job = session.get(PosterJob, job_id)
+    target = folder(app) / f"job-{job.id}-{size_of(job)}.pdf"
+    partial = target.with_suffix(".part")
+    try:
+        counters = posters.counters_under(session, job.unit)
+        if not counters:
+            return _fail(session, job_id, NO_COUNTERS)
+        base = json.loads(job.options or "{}").get("base") or codes.base_url()
+        items = [posters.poster_for(c, base) for c in counters]
+        done = 0
+
+        def progress(n: int) -> None:
+            nonlocal done
+            done += n
+            if not _beat(session, job_id, done=done, total=len(items)):
+                raise _Cancelled
+
+        posters.write_pdf(items, size_of(job), partial, progress=progress, chunk=int(app.config.get("STAFF_POSTER_JOB_CHUNK", CHUNK)))
+        os.chmod(partial, 0o600)
+        os.replace(partial, target)
+        finished = session.execute(update(PosterJob).where(PosterJob.id == job_id, PosterJob.state == "running").values(
+            state="done", done=len(items), total=len(items), result_path=target.name, finished_at=now(), heartbeat_at=now()))
+        session.commit()
+        if finished.rowcount != 1:
+            target.unlink(missing_ok=True)
             return "failed"
-        except Exception:  # a worker thread has nobody to raise to: the page shows the failure
-            log.exception("poster job %s failed", job_id)
-            session.rollback()
-            partial.unlink(missing_ok=True)
-            return _fail(session, job_id, FAILED)
+        return "done"
+    except _Cancelled:
+        partial.unlink(missing_ok=True)
+        return "failed"
+    except Exception:  # a worker thread has nobody to raise to: the page shows the failure
+        log.exception("poster job %s failed", job_id)
+        session.rollback()
+        partial.unlink(missing_ok=True)
+        return _fail(session, job_id, FAILED)
 
 
 class _Cancelled(Exception):

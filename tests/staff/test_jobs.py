@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -180,3 +181,29 @@ def test_bad_size_and_a_subtree_without_counters_are_refused(manual, tree, as_ro
     assert resp.status_code == 422 and "chưa có quầy" in resp.get_data(as_text=True)
     with manual.app_context():
         assert not get_session().scalars(select(PosterJob)).all()
+
+
+def test_the_heartbeat_moves_while_the_pdf_is_written_without_progress(manual, as_role, monkeypatch):
+    """The final write of a big PDF is one long call: the ticker keeps the job from looking dead."""
+    manual.config["STAFF_POSTER_JOB_HEARTBEAT"] = 0.05
+    job_id = job_id_of(start(as_role("unit_admin")))
+    beats: list[datetime] = []
+
+    def slow_write(items, size, target, progress=None, chunk=50):  # no progress calls at all
+        with engine().connect() as conn:
+            first = conn.scalar(select(PosterJob.heartbeat_at).where(PosterJob.id == job_id))
+        waited = threading.Event()
+        for _ in range(250):  # until the ticker has beaten twice (at most 5 s)
+            with engine().connect() as conn:
+                beat = conn.scalar(select(PosterJob.heartbeat_at).where(PosterJob.id == job_id))
+            if beat != first and beat not in beats:
+                beats.append(beat)
+            if len(beats) >= 2:
+                break
+            waited.wait(0.02)
+        Path(target).write_bytes(b"%PDF-1.7 test")
+        return len(items)
+
+    monkeypatch.setattr(jobs.posters, "write_pdf", slow_write)
+    assert jobs.run(manual, job_id) == "done"
+    assert len(beats) == 2 and beats[0] < beats[1]

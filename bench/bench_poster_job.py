@@ -1,0 +1,86 @@
+"""A staff poster job of 1,000 A6 posters: how long the starting request takes, how the progress
+moves, and how fast the job page answers while the job's thread lays out pages in the same process
+(the GIL is shared, so this is the worst case for the worker that started it).
+
+Builds a throwaway SQLite registry (100 communes × 10 counters), logs a unit administrator in
+with the test client, posts the form, then polls the job page every 0.5 s until it is done.
+Run:  python bench/bench_poster_job.py [--count 1000]   (not part of the test suite)
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import registry_app  # noqa: E402
+from survey.db import get_session  # noqa: E402
+from survey.models import Field, PosterJob  # noqa: E402
+from survey.registry import units  # noqa: E402
+from survey.staff import accounts, scope  # noqa: E402
+
+PASSWORD = "ba con mèo nhảy qua hàng rào"
+TOKEN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=1000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        app = registry_app(tmp)
+        with app.app_context():
+            session = get_session()
+            field_rows = list(session.scalars(select(Field).order_by(Field.id).limit(3)))
+            root = units.add_unit(session, "33", "Tỉnh Hưng Yên", "province")
+            for u in range((args.count + 9) // 10):
+                unit = units.add_unit(session, f"{11000 + u:05d}", f"Ủy ban nhân dân xã Số {u + 1}", "commune", root)
+                for c in range(min(10, args.count - u * 10)):
+                    units.add_counter(session, unit, f"Q{c + 1:02d}", f"Bộ phận Một cửa – Quầy {c + 1}", "counter-quick", field_rows)
+            user, _ = accounts.create_user(session, "quan.tri.tinh", "Quản trị tỉnh")
+            user.password_hash, user.must_change_password = accounts.hash_password(PASSWORD), False
+            scope.grant(session, user, "unit_admin", root, None)
+            session.commit()
+        client = app.test_client()
+        token = TOKEN.search(client.get("/staff/login").get_data(as_text=True)).group(1)
+        client.post("/staff/login", data={"login": "quan.tri.tinh", "password": PASSWORD, "csrf_token": token})
+        token = TOKEN.search(client.get("/staff/units/33").get_data(as_text=True)).group(1)
+
+        t0 = time.perf_counter()
+        resp = client.post("/staff/units/33/poster-jobs", data={"csrf_token": token, "size": "a6"})
+        started = time.perf_counter() - t0
+        page = resp.headers["Location"]
+        job_id = int(page.rsplit("/", 1)[1])
+        latencies, marks, next_mark = [], [], 0.0
+        while True:
+            t = time.perf_counter()
+            html = client.get(page).get_data(as_text=True)
+            latencies.append(time.perf_counter() - t)
+            with app.app_context():
+                job = get_session().get(PosterJob, job_id)
+                state, done, total = job.state, job.done, job.total
+            now = time.perf_counter() - t0
+            if now >= next_mark:
+                marks.append(f"{now:.0f}s:{done}")
+                next_mark += 5
+            if state in ("done", "failed"):
+                break
+            time.sleep(0.5)
+        elapsed = time.perf_counter() - t0
+        assert state == "done" and "Tải PDF" in html, (state, html[-500:])
+    print(f"{total} A6 posters as a staff job: the starting request answered in {started * 1000:.0f} ms; "
+          f"done in {elapsed:.1f} s")
+    print(f"progress (elapsed:done): {' '.join(marks)}")
+    print(f"job page while the job ran in the same process: {len(latencies)} requests, median "
+          f"{statistics.median(latencies) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
