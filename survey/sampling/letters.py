@@ -30,7 +30,7 @@ from ..qr.codes import base_url
 from . import fieldwork, shortlinks, stamping
 from .tracking import in_field
 
-SYNC_LIMIT = 2000  # letters in one web request (a few seconds); more: the CLI (`sample letters`)
+SYNC_LIMIT = 1000  # people in one web request (about 4 s of CPU); more: the CLI (`sample letters`)
 
 
 @dataclass(frozen=True)

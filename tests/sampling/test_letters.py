@@ -190,3 +190,25 @@ def test_paper_forms_print_the_questionnaire_with_the_code_on_every_page(app, tr
     selected = sorted(c for c, m in members(app, draw_id).items() if m.selected)
     assert [re.search(r"M\d+-\d{6}", t)[0] for t in firsts] == selected
     assert len([e for e in audit_rows(app, "export") if "paper" in (e.target or "") or "draw" in (e.target or "")]) == 2
+
+
+def test_a_value_too_wide_for_its_slot_is_shrunk_then_cut():
+    """Widths checked with Pillow's own TrueType measurement of the same DejaVu font."""
+    from PIL import ImageFont
+
+    from survey.sampling.stamping import Slot, Stamper, _font_path
+
+    slot = Slot("x", 10, 0, 150, 14, 10, "regular", "left")
+    stamper = Stamper({})
+    pil = ImageFont.truetype(str(_font_path("regular")), 1000)
+    fits = stamper._text(slot, "Nguyễn Văn Ấn", 800)
+    assert " 10.00 Tf" in fits and pil.getlength("Nguyễn Văn Ấn") * 10 / 1000 <= 150
+    long_name = "Nguyễn Thị Hồng Nhung " * 5
+    cut = stamper._text(slot, long_name, 800)
+    size = float(re.search(r" ([\d.]+) Tf", cut)[1])
+    assert size == 7.0  # shrunk to MIN_SCALE of 10 pt, then cut
+    font = stamper.fonts["regular"]
+    glyphs = re.search(r"<([0-9A-F]+)>", cut)[1]
+    shown = "".join(font.used[int(glyphs[i:i + 4], 16)] for i in range(0, len(glyphs), 4))
+    assert shown.endswith("…") and long_name.startswith(shown[:-1].rstrip())
+    assert pil.getlength(shown) * size / 1000 <= 150 < pil.getlength(shown[:-1] + long_name[len(shown) - 1:][:3]) * size / 1000
