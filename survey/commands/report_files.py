@@ -1,6 +1,7 @@
 """`report export --format xlsx|pdf`: the dashboard's workbook or PDF report for the same filters
 as the reports page (period kind and value or a day range, unit, field, questionnaire, channel,
-source), written with the bytes the page's download gives (survey.reporting.files)."""
+source), written with the bytes the page's download gives (survey.reporting.files). Audited as
+`export` by `cli`, like `responses export`."""
 from __future__ import annotations
 
 from datetime import date
@@ -9,7 +10,9 @@ from pathlib import Path
 import click
 
 from .. import db
+from ..models import Unit
 from ..reporting import dashboard, files
+from ..staff import audit
 from .messages import say, speaking
 
 
@@ -37,7 +40,11 @@ def export_file(fmt: str, *, key: str | None, since: date | None, until: date | 
             raise click.ClickException(str(exc)) from None
         cut = files.cutoff(session, board)
         body = files.xlsx(board, cut) if fmt == "xlsx" else files.pdf(session, board, cut, files.today(), number)
-    session.commit()  # the maintained counts, if the report brought them up to date
+    period = {"period": f.period.kind, "since": f"{f.period.since:%d/%m/%Y}", "until": f"{f.period.until:%d/%m/%Y}"}
+    audit.record(session, "export", actor_login="cli", unit=session.get(Unit, board.unit.id),
+                 target=f"report export {out.name if out else '-'}", format=fmt, **period,
+                 **{k: v for k, v in (("field", field), ("questionnaire", key), ("channel", channel), ("source", source)) if v})
+    session.commit()  # the audit row, and the maintained counts if the report brought them up to date
     if out is None:
         click.echo(body, nl=False)
         return

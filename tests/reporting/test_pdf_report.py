@@ -5,6 +5,7 @@ writes the page's bytes for xlsx and pdf."""
 from __future__ import annotations
 
 import io
+import json
 
 import pypdfium2
 import pytest
@@ -107,7 +108,7 @@ def test_pdf_refuses_another_subtree_and_bad_filters(as_role, data):  # noqa: F8
 
 
 @pytest.mark.timeout(900)  # four (two) full renders: minutes on a loaded 2-core machine
-def test_cli_writes_the_bytes_the_page_gives(as_role, data, runner, tmp_path):  # noqa: F811
+def test_cli_writes_the_bytes_the_page_gives(as_role, data, runner, tmp_path, app):  # noqa: F811
     reader = as_role("reader")
     for fmt in ("pdf", "xlsx"):
         page = reader.get(f"/staff/reports/11953/bao-cao.{fmt}", query_string=LAND)
@@ -118,6 +119,8 @@ def test_cli_writes_the_bytes_the_page_gives(as_role, data, runner, tmp_path):  
         assert out.read_bytes() == page.data, fmt
     sheet = load_workbook(io.BytesIO(out.read_bytes()))["Theo lĩnh vực"]
     assert sheet.max_row > 1
+    cli = [e for e in audit_rows(app, "export") if e.actor_login == "cli"]
+    assert [json.loads(e.detail)["format"] for e in cli] == ["pdf", "xlsx"] and cli[0].target == "report export r.pdf"
 
 
 @pytest.mark.parametrize("args, says", [
