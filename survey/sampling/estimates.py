@@ -174,8 +174,9 @@ def for_draw(session: Session, draw: SampleDraw) -> DrawEstimates:
     used = [s for s in out.strata if s.N is not None and s.respondents > 0]
     if not used:
         return out
+    of_draw = select(Response.id).where(Response.sample_draw_id == draw.id)  # a subquery: no limit on bound ids
     codes = dict(session.execute(select(Answer.response_id, Answer.code).where(
-        Answer.item_key == item, Answer.response_id.in_([int(i) for i in responses["id"]]))).all())
+        Answer.item_key == item, Answer.response_id.in_(of_draw))).all())
     resp = responses[responses["stratum"].isin({s.stratum for s in used})]
     rows = [{"stratum": s.stratum, "responded": False, "field": None, "code": np.nan}
             for s in used for _i in range(s.fielded - s.respondents)]
