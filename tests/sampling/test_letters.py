@@ -144,6 +144,20 @@ def test_cli_letters_and_a_unit_without_signing_key(app, tree, runner, sample_dr
     urls = [decode_image(p)[0] for p in pdf_pages(out.read_bytes(), scale=1.5)]
     assert all(u.startswith("https://hailong.example.gov.vn/m/M") for u in urls) and len(set(urls)) == 5
     assert any(e.target == f"sample draw {tree.ids['draw_a']}" for e in audit_rows(app, "export"))
+    with app.app_context():  # a refusal replaced by the stratum's first reserve: the reserve gets the letter
+        from survey.sampling import tracking
+
+        session = get_session()
+        first = tracking.member_by_code(session, tree.ids["draw_a"], SHORT.match(urls[0].replace("https://hailong.example.gov.vn",
+                                                                                               "http://localhost"))[1])
+        tracking.set_status(session, first, "refused")
+        reserve = tracking.replace(session, first).respondent_code
+        session.commit()
+    result = runner.invoke(args=["sample", "letters", str(tree.ids["draw_a"]), "--out", str(out),
+                                 "--base", "https://hailong.example.gov.vn"])
+    again = {SHORT.match(decode_image(p)[0].replace("https://hailong.example.gov.vn", "http://localhost"))[1]
+             for p in pdf_pages(out.read_bytes(), scale=1.5)}
+    assert first.respondent_code not in again and reserve in again and len(again) == 5
     wrong = runner.invoke(args=["sample", "letters", str(tree.ids["draw_a"]), "--out", str(tmp_path / "a.txt")])
     assert wrong.exit_code != 0 and ".pdf" in wrong.output
     missing = runner.invoke(args=["sample", "letters", "999999", "--out", str(out)])
