@@ -112,16 +112,6 @@ def build(board: Dashboard, cutoff: datetime) -> bytes:
                      _("Dưới {n} phiếu: không nêu tỷ lệ", n=MIN_N) if u.suppressed else None])
     _sheet(wb, _("Theo đơn vị"), header, rows, [12, 36, 12, 22, 8, 11, 11, 11, 30], pct_cols=(6, 7, 8))
 
-    header = [_("Kỳ"), _("Từ ngày"), _("Đến ngày"), _("Phiếu khảo sát (công cụ đo)"), _("Nguồn"), _("Chỉ số"), _("n"),
-              _("% hài lòng"), _("Khoảng tin cậy 95% – dưới"), _("Khoảng tin cậy 95% – trên")]
-    title = f"{board.focus.title.vi} ({board.focus.key})" if board.focus else None
-    rows = [[p.period.label, f"{p.period.since:%d/%m/%Y}", f"{p.period.until:%d/%m/%Y}", title,
-             _(SOURCE_LABELS.get(p.source, p.source)), _(MEASURE_LABELS.get(p.measure, p.measure)), *_figure(p.figure)]
-            for p in board.trend]
-    if not rows:
-        rows = [[_(board.trend_note) if board.trend_note else _("Không có câu trả lời nào trong các kỳ của xu hướng.")]]
-    _sheet(wb, _("Xu hướng"), header, rows, [16, 12, 12, 34, 22, 22, 8, 11, 11, 11], pct_cols=(8, 9, 10))
-
     method = [
         [_("Tỷ lệ hài lòng"), _("Số người trả lời 4 hoặc 5 trên số người trả lời từ 1 đến 5; “không ý kiến” không tính vào mẫu số.")],
         [_("Khoảng tin cậy"), _("Wilson 95%; chỉ số gộp nhiều tiêu chí dùng cỡ mẫu hiệu dụng thận trọng.")],
@@ -132,6 +122,16 @@ def build(board: Dashboard, cutoff: datetime) -> bytes:
         [_("Ngày tháng"), _("Giờ Việt Nam (UTC+7); một đơn vị gồm mọi đơn vị cấp dưới.")],
     ]
     _sheet(wb, _("Phương pháp"), [_("Mục"), _("Cách tính")], method, [28, 110])
+
+    header = [_("Kỳ"), _("Từ ngày"), _("Đến ngày"), _("Phiếu khảo sát (công cụ đo)"), _("Nguồn"), _("Chỉ số"), _("n"),
+              _("% hài lòng"), _("Khoảng tin cậy 95% – dưới"), _("Khoảng tin cậy 95% – trên")]
+    title = f"{board.focus.title.vi} ({board.focus.key})" if board.focus else None
+    rows = [[p.period.label, f"{p.period.since:%d/%m/%Y}", f"{p.period.until:%d/%m/%Y}", title,
+             _(SOURCE_LABELS.get(p.source, p.source)), _(MEASURE_LABELS.get(p.measure, p.measure)), *_figure(p.figure)]
+            for p in board.trend]
+    if not rows:
+        rows = [[_(board.trend_note) if board.trend_note else _("Không có câu trả lời nào trong các kỳ của xu hướng.")]]
+    _sheet(wb, _("Xu hướng"), header, rows, [16, 12, 12, 34, 22, 22, 8, 11, 11, 11], pct_cols=(8, 9, 10))
     _charts_sheet(wb, board)
     out = io.BytesIO()
     wb.save(out)
