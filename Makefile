@@ -44,10 +44,12 @@ CATALOGUES     := survey/translations
 BABEL_KEYWORDS := --no-default-keywords -k _ -k N_ -k gettext -k lazy_gettext -k ngettext:1,2
 POT            := $(VENV)/messages.pot
 
+# One run at a time (flock): two runs sharing the .pot once emptied the English catalogue.
 translations: install
-	$(BABEL) extract -F babel.cfg $(BABEL_KEYWORDS) --add-location=file --project=SIPAS --version=1 -o $(POT) survey templates
-	$(BABEL) update -i $(POT) -d $(CATALOGUES) --ignore-obsolete --ignore-pot-creation-date
-	$(BABEL) compile -d $(CATALOGUES) --statistics
+	flock $(VENV)/.translations.lock sh -c '\
+	  $(BABEL) extract -F babel.cfg $(BABEL_KEYWORDS) --add-location=file --project=SIPAS --version=1 -o $(POT) survey templates && \
+	  $(BABEL) update -i $(POT) -d $(CATALOGUES) --ignore-obsolete --ignore-pot-creation-date && \
+	  $(BABEL) compile -d $(CATALOGUES) --statistics'
 
 clean:
 	rm -rf $(VENV) instance/survey.sqlite3*
