@@ -1,4 +1,5 @@
-"""Command groups for sampling: `frame import|list` and `sample design|draw|verify|export`.
+"""Command groups for sampling: `frame import|list` and `sample design|draw|verify|export`, and the
+printed fieldwork material `sample letters|paper-forms`.
 
 Every import, draw and export is audited as the CLI user (actor "cli:<login>"); the sample
 export holds personal data and is written readable by its owner only (0600).
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -17,11 +19,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .. import db
-from ..i18n import format_date, format_pct
+from ..i18n import format_date, format_pct, outside_request
 from ..models import Field, FrameDossier, SampleDesign, SampleDraw, Unit
 from ..qr import codes
 from ..sampling import design as designs
-from ..sampling import draws, fieldwork, frames, retention
+from ..sampling import draws, fieldwork, frames, letters, paper_forms, retention
 from ..staff import audit
 from .messages import SpeakingGroup, no_base_url, say
 
@@ -263,6 +265,78 @@ def sample_export(draw_id: int, out: Path, base: str | None) -> None:
                  what="sample_fieldwork_list", rows=len(data), file=str(out))
     session.commit()
     click.echo(say(f"{len(data)} dòng → {out} (chỉ chủ tệp đọc được)", f"{len(data)} rows → {out} (owner-only)"))
+
+
+def _pdf_name(out: Path) -> None:
+    if out.suffix.lower() != ".pdf":
+        raise click.BadParameter(say("tên tệp phải kết thúc bằng .pdf", "the file name must end in .pdf"), param_hint="--out")
+
+
+def _private_pdf(out: Path):
+    """A PDF file readable by its owner only (letters carry names and addresses)."""
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.chmod(out, 0o600)
+    return os.fdopen(fd, "wb")
+
+
+@sample_cli.command("letters")
+@click.argument("draw_id", type=int)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="file.pdf")
+@click.option("--size", type=click.Choice(sorted(letters.SIZES), case_sensitive=False), default="A4", show_default=True)
+@click.option("--base", default=None, help="Public address citizens use (default: SURVEY_PUBLIC_BASE_URL).")
+def sample_letters(draw_id: int, out: Path, size: str, base: str | None) -> None:
+    """Invitation letters, one page per person in the field, each with a personal single-use QR code and
+    short link; written 0600, audited. Lists the people whose letter asks for the paper form instead."""
+    _pdf_name(out)
+    session = db.get_session()
+    row = _draw(session, draw_id)
+    try:
+        base = codes.base_url(base)
+    except codes.NoBaseUrl:
+        raise click.ClickException(no_base_url()) from None
+    try:
+        wanted = paper_forms.codes(session, row)
+    except paper_forms.PaperFormError:
+        raise click.ClickException(say(f"lần rút {row.id} chưa có ai trong danh sách khảo sát",
+                                       f"draw {row.id} has nobody in the field")) from None
+    with outside_request("vi"):
+        made = letters.batch(session, row, base=base, codes=set(wanted))
+    session.commit()  # the links exist from now on, whether or not the PDF is printed
+    with click.progressbar(length=len(made.letters), label=say("Đang in thư mời", "Printing letters")) as bar, \
+            _private_pdf(out) as fh:
+        pages = letters.write_pdf(made, size.upper(), fh, progress=bar.update)
+    audit.record(session, "export", actor_login=_actor(), unit=row.design.unit, target=f"sample draw {row.id}",
+                 what="sample_letters", rows=pages, size=size.upper(), without_link=len(made.problems), file=str(out))
+    session.commit()
+    for code, why in made.problems:
+        click.echo(say(f"{code}: không có mã QR ({why}); thư mời đề nghị trả lời bằng phiếu giấy",
+                       f"{code}: no QR code ({why}); the letter asks for the paper form"), err=True)
+    click.echo(say(f"{pages} thư mời → {out} (chỉ chủ tệp đọc được)", f"{pages} letters → {out} (owner-only)"))
+
+
+@sample_cli.command("paper-forms")
+@click.argument("draw_id", type=int)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="file.pdf")
+@click.option("--code", default=None, help="One respondent code (default: everyone in the field).")
+def sample_paper_forms(draw_id: int, out: Path, code: str | None) -> None:
+    """The paper questionnaire with the respondent code and its QR code on every page; audited."""
+    _pdf_name(out)
+    session = db.get_session()
+    row = _draw(session, draw_id)
+    try:
+        with outside_request("vi"):
+            q = paper_forms.questionnaire(session)
+            wanted = paper_forms.codes(session, row, code)
+    except paper_forms.PaperFormError as exc:
+        raise click.ClickException(str(exc)) from None
+    with click.progressbar(length=len(wanted), label=say("Đang in phiếu giấy", "Printing paper forms")) as bar, \
+            _private_pdf(out) as fh:
+        pages = paper_forms.write_pdf(q, row.design.unit.name, wanted, fh)
+        bar.update(len(wanted))
+    audit.record(session, "export", actor_login=_actor(), unit=row.design.unit, target=f"sample draw {row.id}",
+                 what="sample_paper_forms", rows=len(wanted), file=str(out))
+    session.commit()
+    click.echo(say(f"{len(wanted)} phiếu, {pages} trang → {out}", f"{len(wanted)} forms, {pages} pages → {out}"))
 
 
 @sample_cli.command("recheck")
