@@ -179,15 +179,17 @@ def _values(letter: Letter) -> dict[str, str]:
 def write_pdf(batch_: Batch, size: str, target: str | Path | IO[bytes],
               progress: Callable[[int], None] | None = None) -> int:
     """Lay the letter out once per variant, stamp each person's values and QR code, write one PDF;
-    progress(n) is called as pages are written. Returns the number of pages."""
+    progress(n) is called as letters are stamped. Returns the number of pages."""
     if not batch_.letters:
         raise ValueError("no letters to print")
     variants = {("online" if letter.qr_url else "paper") for letter in batch_.letters}
     stamper = stamping.Stamper({v: stamping.template(letters_html(batch_.issuer, size, v)) for v in sorted(variants)})
     with in_vietnamese():
-        for letter in batch_.letters:
+        for done, letter in enumerate(batch_.letters, 1):
             if letter.qr_url:
                 stamper.add("online", _values(letter), {"qr": letter.qr_url})
             else:
                 stamper.add("paper", _values(letter))
-    return stamper.write(target, progress)
+            if progress and (done % 100 == 0 or done == len(batch_.letters)):  # the QR codes are most of the time
+                progress(100 if done % 100 == 0 else done % 100)
+    return stamper.write(target)

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 
 from survey.db import get_session
-from survey.models import Response, SampleMember
+from survey.models import Response, SampleDraw, SampleMember
 from survey.sampling import shortlinks
 from tests.qrkit import decode_image, path_of, pdf_pages, submit
 from tests.sampling.conftest import sample_draws  # noqa: F401  (fixture)
@@ -226,3 +226,18 @@ def test_a_value_too_wide_for_its_slot_is_shrunk_then_cut():
     shown = "".join(font.used[int(glyphs[i:i + 4], 16)] for i in range(0, len(glyphs), 4))
     assert shown.endswith("…") and long_name.startswith(shown[:-1].rstrip())
     assert pil.getlength(shown) * size / 1000 <= 150 < pil.getlength(shown[:-1] + long_name[len(shown) - 1:][:3]) * size / 1000
+
+
+def test_letters_report_progress_per_hundred(app, tree, sample_draws):  # noqa: F811
+    import io
+    from dataclasses import replace
+
+    from survey.sampling import letters
+
+    with app.test_request_context():
+        session = get_session()
+        made = letters.batch(session, session.get(SampleDraw, tree.ids["draw_a"]))
+        made.letters = [replace(made.letters[i % 5], respondent_code=f"M9-{i:06d}") for i in range(230)]
+        seen: list[int] = []
+        pages = letters.write_pdf(made, "A5", io.BytesIO(), progress=seen.append)
+    assert pages == 230 and seen == [100, 100, 30]
