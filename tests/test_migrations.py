@@ -133,7 +133,7 @@ def test_schema_made_without_migrations_is_explained(bare_app):
         Base.metadata.create_all(engine())
     result = db(bare_app, "upgrade")
     assert result.exit_code == 1
-    assert "no migration history" in result.output and "db stamp head" in result.output
+    assert "không có lịch sử migration" in result.output and "db stamp head" in result.output
     assert "Traceback" not in result.output
     assert current(bare_app) is None
     assert db(bare_app, "stamp", "head").exit_code == 0
@@ -151,6 +151,6 @@ def test_upgrade_against_a_database_that_is_down_is_one_clear_line(url, tmp_path
     with app.app_context():
         engine().dispose()
     assert result.exit_code == 1
-    assert result.output.startswith("Error: database error at ")
+    assert result.output.startswith("Error: lỗi cơ sở dữ liệu tại ")
     assert "secret" not in result.output, "the password is never printed"
     assert "Traceback" not in result.output
