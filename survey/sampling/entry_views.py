@@ -110,6 +110,29 @@ def _page(template: str, draw: SampleDraw, form: catalog.Published, *, values: d
     return page, status
 
 
+def _read(form: catalog.Published, lang: str) -> submission.Posted:
+    """The posted answers, read as the citizen side reads them; 400 for a post no rendered form could send."""
+    try:
+        return submission.read(form.questionnaire, _answers_posted(), lang)
+    except submission.BadSubmission as exc:
+        abort_with(400, str(exc))
+
+
+def _checked(template: str, draw: SampleDraw, form: catalog.Published, posted: submission.Posted, lang: str, **context):
+    """(ticket, None) when the post may be stored; else (None, the page again): 400 with a note when its
+    ticket went stale, 422 naming every item with a problem."""
+    try:
+        ticket = tickets.check(posted.submission_id, request.path)
+    except (tickets.InvalidTicket, tickets.ExpiredTicket):
+        return None, _page(template, draw, form, values=posted.answers, status=400, errors=[_("Trang nhập đã mở quá lâu: phiếu chưa được lưu. Kiểm tra lại và bấm “Lưu phiếu” lần nữa.")],
+                           **context)
+    problems = {**posted.errors, **_not_applicable(form, posted)}
+    if problems:
+        return None, _page(template, draw, form, values=posted.answers, item_errors=problems,
+                           errors=_item_errors(form, problems, lang), status=422, **context)
+    return ticket, None
+
+
 # --- paper entry --------------------------------------------------------------------------------
 
 @bp.route("/<int:draw_id>/entry", methods=["GET", "POST"])
@@ -125,26 +148,16 @@ def entry_page(draw_id: int):
         return _page("staff/sampling/entry.html", draw, form, **context)
     entry_form = EntryForm()
     lang = get_locale()
-    try:
-        posted = submission.read(form.questionnaire, _answers_posted(), lang)
-    except submission.BadSubmission as exc:
-        abort_with(400, str(exc))
+    posted = _read(form, lang)
     values = posted.answers
-    try:
-        ticket = tickets.check(posted.submission_id, request.path)
-    except (tickets.InvalidTicket, tickets.ExpiredTicket):
-        return _page("staff/sampling/entry.html", draw, form, values=values, entry_form=entry_form, status=400,
-                     errors=[_("Trang nhập đã mở quá lâu: phiếu chưa được lưu. Kiểm tra lại và bấm “Lưu phiếu” lần nữa.")],
-                     **context)
     try:
         member = _member(entry_form.respondent_code.data or "", draw)
     except entry.EntryError as exc:
         return _page("staff/sampling/entry.html", draw, form, values=values, entry_form=entry_form, status=exc.status,
                      errors=[str(exc)], **context)
-    problems = {**posted.errors, **_not_applicable(form, posted)}
-    if problems:
-        return _page("staff/sampling/entry.html", draw, form, values=values, item_errors=problems,
-                     entry_form=entry_form, errors=_item_errors(form, problems, lang), status=422, **context)
+    ticket, page = _checked("staff/sampling/entry.html", draw, form, posted, lang, entry_form=entry_form, **context)
+    if page:
+        return page
     try:
         outcome = entry.key_paper(db, form, member, posted.answers, login=me().login, idempotency_key=ticket.value,
                                   lang=lang)
@@ -207,20 +220,10 @@ def settle(draw_id: int):
     context = {"member": member, "diffs": diffs, "first": first, "second": second}
     if request.method == "GET":
         return _page("staff/sampling/entry_settle.html", draw, form, values=agreed, **context)
-    try:
-        posted = submission.read(form.questionnaire, _answers_posted(), lang)
-    except submission.BadSubmission as exc:
-        abort_with(400, str(exc))
-    try:
-        ticket = tickets.check(posted.submission_id, request.path)
-    except (tickets.InvalidTicket, tickets.ExpiredTicket):
-        return _page("staff/sampling/entry_settle.html", draw, form, values=posted.answers, status=400,
-                     errors=[_("Trang nhập đã mở quá lâu: phiếu chưa được lưu. Kiểm tra lại và bấm “Lưu phiếu” lần nữa.")],
-                     **context)
-    problems = {**posted.errors, **_not_applicable(form, posted)}
-    if problems:
-        return _page("staff/sampling/entry_settle.html", draw, form, values=posted.answers, item_errors=problems,
-                     errors=_item_errors(form, problems, lang), status=422, **context)
+    posted = _read(form, lang)
+    ticket, page = _checked("staff/sampling/entry_settle.html", draw, form, posted, lang, **context)
+    if page:
+        return page
     try:
         entry.settle(db, form, member, posted.answers, login=me().login, idempotency_key=ticket.value, lang=lang)
     except entry.EntryError as exc:
@@ -295,20 +298,10 @@ def phone(draw_id: int):
                      what="phone_interview", rows=1)
         db.commit()
         return _page("staff/sampling/entry_phone.html", draw, form, **context)
-    try:
-        posted = submission.read(form.questionnaire, _answers_posted(), lang)
-    except submission.BadSubmission as exc:
-        abort_with(400, str(exc))
-    try:
-        ticket = tickets.check(posted.submission_id, request.path)
-    except (tickets.InvalidTicket, tickets.ExpiredTicket):
-        return _page("staff/sampling/entry_phone.html", draw, form, values=posted.answers, status=400,
-                     errors=[_("Trang nhập đã mở quá lâu: phiếu chưa được lưu. Kiểm tra lại và bấm “Lưu phiếu” lần nữa.")],
-                     **context)
-    problems = {**posted.errors, **_not_applicable(form, posted)}
-    if problems:
-        return _page("staff/sampling/entry_phone.html", draw, form, values=posted.answers, item_errors=problems,
-                     errors=_item_errors(form, problems, lang), status=422, **context)
+    posted = _read(form, lang)
+    ticket, page = _checked("staff/sampling/entry_phone.html", draw, form, posted, lang, **context)
+    if page:
+        return page
     try:
         entry.store_response(db, form, member, posted.answers, channel=entry.PHONE, login=me().login,
                              idempotency_key=ticket.value, lang=lang)
