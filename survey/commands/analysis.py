@@ -347,13 +347,15 @@ def _write(text: str, out: Path | None, bom: bool = False) -> None:
 @click.option("--period-value", default="", help="xlsx/pdf: the period as the page writes it (2025-03, 2025-Q1, 2025); "
               "default the current one. --from/--to make a day range instead.")
 @click.option("--channel", help="xlsx/pdf: one channel (counter, dossier, web, paper, phone, post).")
+@click.option("--procedure", help="xlsx/pdf: one procedure code of the registry (the exact, slower path).")
 @click.option("--number", help="xlsx/pdf: the document number printed in the PDF header, e.g. 'Số: 12/BC-UBND'.")
 @click.option("--include-flagged", is_flag=True, help="Count responses with quality flags too (excluded by default).")
 @click.option("--level", type=click.Choice(list(LEVELS)), default="all", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default: standard output).")
 def report_export(key: str, fmt: str, since: date | None, until: date | None, unit: str | None, field: str | None,
                   source: str | None, by: str, period: str, include_flagged: bool, level: str, out: Path | None,
-                  period_value: str = "", channel: str | None = None, number: str | None = None) -> None:
+                  period_value: str = "", channel: str | None = None, number: str | None = None,
+                  procedure: str | None = None) -> None:
     """Write the report's figures (with Wilson intervals), verdicts against the targets and the
     flagged responses left out, as JSON or as CSV (UTF-8 with BOM for Excel: the figures in --out,
     the verdicts beside it in NAME-chi-tieu.csv). Verdicts need 'period' in --by: a target
@@ -363,7 +365,7 @@ def report_export(key: str, fmt: str, since: date | None, until: date | None, un
         from .report_files import export_file
 
         export_file(fmt, key=key, since=since, until=until, unit=unit, field=field, source=source, channel=channel,
-                    period=period, period_value=period_value, number=number, out=out)
+                    procedure=procedure, period=period, period_value=period_value, number=number, out=out)
         return
     if not key:
         raise click.UsageError(say("--format json và csv cần --questionnaire (mã phiếu, ví dụ sipas-2017).",

@@ -1,6 +1,6 @@
 """`report export --format xlsx|pdf`: the dashboard's workbook or PDF report for the same filters
 as the reports page (period kind and value or a day range, unit, field, questionnaire, channel,
-source), written with the bytes the page's download gives (survey.reporting.files). Audited as
+source, procedure), written with the bytes the page's download gives (survey.reporting.files). Audited as
 `export` by `cli`, like `responses export`."""
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .messages import say, speaking
 
 def export_file(fmt: str, *, key: str | None, since: date | None, until: date | None, unit: str | None,
                 field: str | None, source: str | None, channel: str | None, period: str, period_value: str,
-                number: str | None, out: Path | None) -> None:
+                number: str | None, out: Path | None, procedure: str | None = None) -> None:
     if not unit:
         raise click.UsageError(say("--format xlsx và pdf cần --unit: mã đơn vị của báo cáo (gồm các đơn vị cấp dưới).",
                                    "--format xlsx and pdf need --unit: the code of the report's unit (with its subtree)."))
@@ -33,7 +33,8 @@ def export_file(fmt: str, *, key: str | None, since: date | None, until: date | 
             else:
                 kind, extra = period, {"value": period_value or ""}
             f = dashboard.Filters(dashboard.parse_period(kind, **extra), unit, field=field or None,
-                                  questionnaire=key or None, channel=channel or None, source=source or None)
+                                  questionnaire=key or None, channel=channel or None, source=source or None,
+                                  procedure=procedure or None)
             board = dashboard.build_cached(session, f)
         except dashboard.DashboardError as exc:
             session.rollback()
@@ -43,7 +44,8 @@ def export_file(fmt: str, *, key: str | None, since: date | None, until: date | 
     period = {"period": f.period.kind, "since": f"{f.period.since:%d/%m/%Y}", "until": f"{f.period.until:%d/%m/%Y}"}
     audit.record(session, "export", actor_login="cli", unit=session.get(Unit, board.unit.id),
                  target=f"report export {out.name if out else '-'}", format=fmt, **period,
-                 **{k: v for k, v in (("field", field), ("questionnaire", key), ("channel", channel), ("source", source)) if v})
+                 **{k: v for k, v in (("field", field), ("questionnaire", key), ("channel", channel), ("source", source),
+                                                   ("procedure", procedure)) if v})
     session.commit()  # the audit row, and the maintained counts if the report brought them up to date
     if out is None:
         click.echo(body, nl=False)

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from analysis import figures as fig
@@ -34,9 +34,17 @@ from questionnaires.loader import Questionnaire
 
 from .. import catalog
 from ..i18n import N_, _
-from ..models import AnswerCount, Field, QuestionnaireVersion, Response, Unit
+from ..models import (
+    AnswerCount,
+    Field,
+    FrameDossier,
+    Procedure,
+    QuestionnaireVersion,
+    Response,
+    Unit,
+)
 from . import targets as targets_store
-from .breakdowns import respondent_minimums
+from .breakdowns import breakdown, respondent_minimums
 from .counts import VN, refresh
 from .selection import (
     UNTAGGED,
@@ -59,6 +67,9 @@ MEASURE_LABELS = {"overall_item": N_("Câu hỏi hài lòng chung"), "overall_in
                   "comprehensive": N_("Hài lòng toàn diện")}
 VERDICT_LABELS = {"dat": N_("Đạt"), "khong_dat": N_("Không đạt"), "chua_du_co_so": N_("Chưa đủ cơ sở kết luận"),
                   "chua_du_du_lieu": N_("Chưa đủ dữ liệu")}
+COVERAGE_NOTE = N_("Độ bao phủ: số phiếu góp ý tại quầy (n) chia cho số hồ sơ đã giải quyết xong trong kỳ của đơn vị "
+                   "và lĩnh vực đó, đếm từ danh sách hồ sơ đã nhập để chọn mẫu (khung mẫu). Lĩnh vực hoặc kỳ chưa nhập "
+                   "danh sách hồ sơ: Chưa có số liệu hồ sơ. Khảo sát chọn mẫu không tính độ bao phủ.")
 # questionnaire kind → the field its figures stand for when the responses carry none (service questionnaires)
 KIND_FIELD = {"health": "y-te", "education": "giao-duc"}
 ADMINISTRATIVE = ("sipas", "sipas-2023", "counter")
@@ -155,6 +166,7 @@ class Filters:
     questionnaire: str | None = None
     channel: str | None = None
     source: str | None = None
+    procedure: str | None = None  # a procedure code (registry); answered on the exact path (fast_path)
 
 
 @dataclass
@@ -188,6 +200,8 @@ class FieldRow:
     diff_low: float | None = None
     diff_high: float | None = None
     other_targets: list[str] = field(default_factory=list)
+    dossiers: int | None = None  # completed dossiers of the field in the period (frame imports); None = not known
+    coverage: float | None = None  # counter feedback n ÷ dossiers, in percent; None = no dossier counts
 
     @property
     def verdict_label(self) -> str:
@@ -304,12 +318,15 @@ def _report(session: Session, q: Questionnaire, f: Filters, since: date, until: 
 
     The field table needs the subtree's totals only, so it asks for no unit dimension: its cells
     are fields × periods, not units × fields × periods."""
-    by = (["unit"] if by_unit else ["field"]) + (["period"] if freq else []) + (["channel"] if f.channel else [])
+    by = ((["unit"] if by_unit else ["field"]) + (["period"] if freq else []) + (["channel"] if f.channel else [])
+          + (["procedure"] if f.procedure else []))
     sel = Selection(q.key, since=since, until=until, unit=f.unit, field=f.field, source=f.source, by=tuple(by),
                     period=freq or "M")
     figures = standard_report(session, sel, targets=()).figures
     if f.channel and len(figures):
         figures = figures[figures["channel"].astype("object") == f.channel]
+    if f.procedure and len(figures):  # grouped by procedure, so one procedure's rows are its own figures
+        figures = figures[figures["procedure"].astype("object") == f.procedure]
     if "unit" not in figures:
         figures = figures.assign(unit=f.unit)
     if "field" not in figures:
@@ -427,7 +444,13 @@ def criteria_table(session: Session, q: Questionnaire, f: Filters, current: pd.D
     if counts is None:
         sel = Selection(q.key, since=f.period.since, until=f.period.until, unit=f.unit, field=f.field, source=f.source,
                         by=())
-        counts = counts_frame(session, sel, refresh_first=False, flagged_codes=False)
+        tags = [tag for tag, value in (("channel", f.channel), ("procedure", f.procedure)) if value]
+        if tags:  # the maintained counts carry neither tag: the exact path, as the figures took (fast_path)
+            counts = breakdown(session, sel, by=tags)
+            for tag in tags:
+                counts = counts[counts[tag].astype("object") == getattr(f, tag)]
+        else:
+            counts = counts_frame(session, sel, refresh_first=False, flagged_codes=False)
     counts = counts[counts["flag_reason"].isna() & counts["code"].between(1, 5)]
     dist = counts.groupby([counts["source"].astype("object"), "item", "code"])["n"].sum().unstack("code", fill_value=0)
     dist = dist.reindex(columns=range(1, 6), fill_value=0).rename(columns=lambda c: f"n{c}").reset_index()
@@ -482,8 +505,11 @@ def unit_rows(session: Session, f: Filters, current: pd.DataFrame, unit: Unit, m
 
 
 def fast_path(f: Filters) -> bool:
-    """Whether the filters can be answered from the maintained counts in one read (whole months, no channel)."""
-    return f.period.freq is not None and not f.channel
+    """Whether the filters can be answered from the maintained counts in one read (whole months, no channel,
+    no procedure). answer_counts is keyed by version × month × unit × field × source (counts.py) and carries
+    neither channel nor procedure, so those filters take the slower exact path (standard_report grouped by
+    the tag, then the one value kept)."""
+    return f.period.freq is not None and not f.channel and not f.procedure
 
 
 @dataclass
@@ -703,6 +729,12 @@ def build(session: Session, f: Filters) -> Dashboard:
         raise DashboardError(_("Kênh “{channel}” không hợp lệ.", channel=f.channel))
     if f.source and f.source not in SOURCE_LABELS:
         raise DashboardError(_("Nguồn dữ liệu không hợp lệ."))
+    procedure = None
+    if f.procedure:
+        procedure = session.scalar(select(Procedure).where(Procedure.code == f.procedure))
+        if procedure is None:
+            raise DashboardError(_("Không có thủ tục mã “{code}”: chọn thủ tục trong danh sách hoặc bỏ bộ lọc thủ tục.",
+                                   code=f.procedure[:60]))
     names = _field_names(session)
     if f.field and f.field not in names:
         raise DashboardError(_("Không có lĩnh vực mã “{code}”.", code=f.field))
@@ -738,6 +770,7 @@ def build(session: Session, f: Filters) -> Dashboard:
     else:
         criteria = criteria_table(session, chosen[0], f, pd.DataFrame(columns=["unit", "field", "level"])) if chosen \
             else pd.DataFrame()
+    attach_coverage(rows, dossier_counts(session, f, unit, procedure))
     focus_rows = [r for r in rows if focus and r.instrument == focus.key and r.field == (f.field or ALL)]
     # units on the satisfaction question when the instrument has one (the TTHC / field targets' measure)
     measures = [r.measure for r in focus_rows]
@@ -758,14 +791,63 @@ def build(session: Session, f: Filters) -> Dashboard:
         board.trend = trend(session, focus, f, unit, measure)
     elif focus:
         board.trend_note = (N_("Xu hướng theo kỳ chỉ có khi xem theo tháng, quý hoặc năm.") if f.period.freq is None
+                            else N_("Xu hướng theo kỳ chưa có khi lọc theo thủ tục: hãy bỏ bộ lọc thủ tục để xem xu hướng.")
+                            if f.procedure and not f.channel
                             else N_("Xu hướng theo kỳ chưa có khi lọc theo kênh: hãy bỏ bộ lọc kênh để xem xu hướng."))
     return board
+
+
+def procedure_choices(field_code: str | None = None):
+    """The procedure filter's choices: the registry's procedures (of the chosen field), by name."""
+    query = select(Procedure.code, Procedure.name_vi).order_by(Procedure.name_vi, Procedure.code)
+    if field_code:
+        query = query.join(Field, Field.id == Procedure.field_id).where(Field.code == field_code)
+    return query
+
+
+# ---------------------------------------------------------------- coverage
+
+
+def dossier_counts(session: Session, f: Filters, unit: Unit, procedure: Procedure | None = None) -> dict[str, int]:
+    """Completed dossiers of the subtree in the period, by field code, from the frames imported for the
+    sampled survey (frame_dossiers): one grouped COUNT on the unit and completion-date indexes. A
+    procedure filter keeps the dossiers whose procedure text is that procedure's code or name (frames
+    carry the procedure as written in the one-stop system's export)."""
+    query = (select(Field.code, func.count(FrameDossier.id)).join(Field, Field.id == FrameDossier.field_id)
+             .where(FrameDossier.unit_id.in_(select(Unit.id).where(Unit.path.startswith(unit.path))),
+                    FrameDossier.completed_on >= f.period.since, FrameDossier.completed_on <= f.period.until)
+             .group_by(Field.code))
+    if f.field:
+        query = query.where(Field.code == f.field)
+    if procedure is not None:
+        query = query.where(FrameDossier.procedure.in_([procedure.code, procedure.name_vi]))
+    return {code: int(n) for code, n in session.execute(query).all() if n}
+
+
+def attach_coverage(rows: Sequence[FieldRow], dossiers: dict[str, int]) -> None:
+    """Coverage of each counter-feedback row (in place): its n ÷ the field's completed dossiers. The
+    sampled survey is drawn from those dossiers, so it gets none (never pooled). An all-field row is
+    known only when every field that got feedback from that instrument has dossier counts; otherwise
+    its ratio would divide some fields' responses by other fields' dossiers."""
+    for r in rows:
+        if r.source != "feedback":
+            continue
+        if r.field == ALL:
+            answered = {x.field for x in rows if x.instrument == r.instrument and x.source == "feedback"
+                        and x.field != ALL and x.current.n}
+            known = bool(dossiers) and all(code in dossiers for code in answered)
+            total = sum(dossiers.values()) if known else None
+        else:
+            total = dossiers.get(r.field)
+        if total:
+            r.dossiers = total
+            r.coverage = 100 * r.current.n / total
 
 
 def data_version(session: Session) -> tuple:
     """What a built dashboard depends on besides its filters: the newest response, the newest flag,
     the targets' last load and the shape of the unit tree (a unit moved to another parent changes
-    whose responses a subtree sums). Equal versions mean equal figures."""
+    whose responses a subtree sums), and the imported dossiers (coverage). Equal versions mean equal figures."""
     from sqlalchemy import func
 
     from ..models import PlanTarget, ResponseFlag
@@ -773,7 +855,7 @@ def data_version(session: Session) -> tuple:
     tree = session.execute(select(func.count(Unit.id), func.sum(Unit.id * func.coalesce(Unit.parent_id, 0)))).one()
     return (session.scalar(select(func.max(Response.id))), session.scalar(select(func.max(ResponseFlag.id))),
             session.scalar(select(func.max(PlanTarget.loaded_at))), session.scalar(select(func.count(PlanTarget.target_id))),
-            tuple(tree))
+            tuple(tree), tuple(session.execute(select(func.count(FrameDossier.id), func.max(FrameDossier.id))).one()))
 
 
 _CACHE: OrderedDict[tuple, Dashboard] = OrderedDict()

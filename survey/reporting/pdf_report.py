@@ -27,7 +27,14 @@ from ..i18n import N_, VIETNAM, _, format_number, format_pct
 from ..models import Unit
 from . import charts, exclusions
 from . import comments as comment_store
-from .dashboard import KIND_FIELD, MEASURE_LABELS, SOURCE_LABELS, Dashboard, FieldRow
+from .dashboard import (
+    COVERAGE_NOTE,
+    KIND_FIELD,
+    MEASURE_LABELS,
+    SOURCE_LABELS,
+    Dashboard,
+    FieldRow,
+)
 from .selection import Selection
 
 DPI = 150
@@ -143,7 +150,7 @@ def context(session: Session, board: Dashboard, cutoff: datetime, day: date, num
         "funnel_points": points, "funnel_centre": centre,
         "comments": comments[:COMMENTS], "more_comments": more or len(comments) > COMMENTS,
         "exclusions": excluded_by_reason(session, board), "min_n": MIN_N,
-        "sources": SOURCE_LABELS, "measures": MEASURE_LABELS,
+        "sources": SOURCE_LABELS, "measures": MEASURE_LABELS, "coverage_note": COVERAGE_NOTE,
         "annex": annex_rows(board),
     }
 

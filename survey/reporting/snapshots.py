@@ -38,7 +38,8 @@ class PublishError(ValueError):
 def filters_json(f: Filters) -> dict:
     p = f.period
     return {"period_kind": p.kind, "since": p.since.isoformat(), "until": p.until.isoformat(), "unit": f.unit,
-            "field": f.field, "questionnaire": f.questionnaire, "channel": f.channel, "source": f.source}
+            "field": f.field, "questionnaire": f.questionnaire, "channel": f.channel, "source": f.source,
+            **({"procedure": f.procedure} if f.procedure else {})}  # absent when unset: older reports keep their key
 
 
 def report_key(f: Filters) -> str:

@@ -20,7 +20,7 @@ from analysis.inference import MIN_N
 
 from ..i18n import _
 from ..sheets import safe_cell
-from .dashboard import MEASURE_LABELS, SOURCE_LABELS, Dashboard, Figure
+from .dashboard import COVERAGE_NOTE, MEASURE_LABELS, SOURCE_LABELS, Dashboard, Figure
 
 PCT = "0.0%"
 FILLS = {"dat": "C6EFCE", "khong_dat": "FFC7CE", "chua_du_co_so": "FFEB9C", "chua_du_du_lieu": "E7E6E6"}
@@ -52,6 +52,13 @@ def _figure(fig: Figure) -> list[Any]:
     return [fig.n, _pct(fig.pct), _pct(fig.ci_low), _pct(fig.ci_high)]
 
 
+def _coverage(r) -> list[Any]:
+    """(dossiers, coverage) of a field row; counter feedback without dossier counts says so in words."""
+    if r.coverage is not None:
+        return [r.dossiers, r.coverage / 100]
+    return [None, _("Chưa có số liệu hồ sơ") if r.source == "feedback" else None]
+
+
 def build(board: Dashboard, cutoff: datetime) -> bytes:
     """The workbook's bytes."""
     f = board.filters
@@ -64,7 +71,7 @@ def build(board: Dashboard, cutoff: datetime) -> bytes:
         [_("Kỳ trước để so sánh"), f.period.previous().label],
         [_("Thời điểm chốt dữ liệu"), cutoff.astimezone(_vn()).strftime("%d/%m/%Y %H:%M") + f" ({VN_OFFSET_NOTE})"],
         [_("Lĩnh vực"), f.field or _("Tất cả")], [_("Phiếu khảo sát"), f.questionnaire or _("Tất cả")],
-        [_("Kênh"), f.channel or _("Tất cả")], [_("Nguồn"), _(SOURCE_LABELS[f.source]) if f.source else _("Tất cả")],
+        [_("Kênh"), f.channel or _("Tất cả")], [_("Thủ tục"), f.procedure or _("Tất cả")], [_("Nguồn"), _(SOURCE_LABELS[f.source]) if f.source else _("Tất cả")],
         [_("Chỉ tiêu lấy từ"), board.targets_origin],
     ]
     for key, n in board.excluded.items():
@@ -75,7 +82,8 @@ def build(board: Dashboard, cutoff: datetime) -> bytes:
               _("% hài lòng"), _("Khoảng tin cậy 95% – dưới"), _("Khoảng tin cậy 95% – trên"), _("Chỉ tiêu"),
               _("Mã chỉ tiêu"), _("Văn bản nguồn của chỉ tiêu"), _("Đánh giá"), _("Giá trị p (một phía)"),
               _("Cần thêm bao nhiêu phiếu"), _("n kỳ trước"), _("% kỳ trước"), _("Thay đổi (điểm %)"),
-              _("Thay đổi – dưới (95%)"), _("Thay đổi – trên (95%)")]
+              _("Thay đổi – dưới (95%)"), _("Thay đổi – trên (95%)"), _("Số hồ sơ đã giải quyết"),
+              _("Độ bao phủ (phiếu ÷ hồ sơ)")]
     rows = []
     for r in board.fields:
         t = r.target
@@ -84,9 +92,10 @@ def build(board: Dashboard, cutoff: datetime) -> bytes:
                      _(MEASURE_LABELS.get(r.measure, r.measure)), *_figure(r.current),
                      threshold if t is None or t.comparator != "higher_than_previous" else _("Cao hơn kỳ trước"),
                      t.id if t else None, t.source if t else None, _(r.verdict_label), r.p_value, r.more_needed,
-                     r.previous.n, _pct(r.previous.pct), r.diff, r.diff_low, r.diff_high])
-    ws = _sheet(wb, _("Theo lĩnh vực"), header, rows, [22, 14, 34, 22, 22, 8, 11, 11, 11, 10, 20, 60, 22, 11, 11, 9, 11, 11, 11, 11],
-                pct_cols=(7, 8, 9, 10, 17))
+                     r.previous.n, _pct(r.previous.pct), r.diff, r.diff_low, r.diff_high, *_coverage(r)])
+    ws = _sheet(wb, _("Theo lĩnh vực"), header, rows,
+                [22, 14, 34, 22, 22, 8, 11, 11, 11, 10, 20, 60, 22, 11, 11, 9, 11, 11, 11, 11, 12, 16],
+                pct_cols=(7, 8, 9, 10, 17, 22))
     for i, r in enumerate(board.fields, start=2):
         cell = ws.cell(row=i, column=13)
         if r.target is not None:
@@ -120,6 +129,7 @@ def build(board: Dashboard, cutoff: datetime) -> bytes:
         [_("Nguồn dữ liệu"), _("Góp ý tại quầy và khảo sát chọn mẫu được tính riêng, không bao giờ gộp; mỗi phiếu khảo sát là một công cụ đo riêng.")],
         [_("Phiếu bị loại"), _("Phiếu gắn cờ chất lượng (trả lời quá nhanh, trùng thiết bị, …) không được tính; số lượng nêu ở trang Tóm tắt.")],
         [_("Ngày tháng"), _("Giờ Việt Nam (UTC+7); một đơn vị gồm mọi đơn vị cấp dưới.")],
+        [_("Độ bao phủ"), _(COVERAGE_NOTE)],
     ]
     _sheet(wb, _("Phương pháp"), [_("Mục"), _("Cách tính")], method, [28, 110])
 

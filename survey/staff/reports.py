@@ -60,7 +60,8 @@ def _filters(code: str) -> dashboard.Filters:
     except dashboard.DashboardError as exc:
         abort_with(400, str(exc))
     return dashboard.Filters(period, code, field=args.get("linh_vuc") or None, questionnaire=args.get("phieu") or None,
-                             channel=args.get("kenh") or None, source=args.get("nguon") or None)
+                             channel=args.get("kenh") or None, source=args.get("nguon") or None,
+                             procedure=args.get("thu_tuc") or None)
 
 
 def _query(f: dashboard.Filters) -> dict[str, str]:
@@ -70,7 +71,8 @@ def _query(f: dashboard.Filters) -> dict[str, str]:
         out.update(tu=f"{f.period.since:%d/%m/%Y}", den=f"{f.period.until:%d/%m/%Y}")
     else:
         out["gia_tri"] = f.period.value
-    for key, value in (("linh_vuc", f.field), ("phieu", f.questionnaire), ("kenh", f.channel), ("nguon", f.source)):
+    for key, value in (("linh_vuc", f.field), ("phieu", f.questionnaire), ("kenh", f.channel), ("nguon", f.source),
+                       ("thu_tuc", f.procedure)):
         if value:
             out[key] = value
     return out
@@ -109,7 +111,8 @@ def dashboard_page(code: str):
     up = [parent] if parent is not None and scope.may(me(), "view_reports", parent) else []
     nearby = up + db.scalars(select(Unit).where(Unit.parent_id == board.unit.id).order_by(Unit.name)).all()
     fields = db.execute(select(Field.code, Field.name_vi).order_by(Field.name_vi)).all()
-    return render_template("staff/reports.html", board=board, query=_query(board.filters), nearby=nearby,
+    procedures = db.execute(dashboard.procedure_choices(board.filters.field)).all()
+    return render_template("staff/reports.html", procedures=procedures, coverage_note=dashboard.COVERAGE_NOTE, board=board, query=_query(board.filters), nearby=nearby,
                            instruments=dashboard.instruments(db),
                            fields=fields, channels=dashboard.CHANNELS, sources=dashboard.SOURCE_LABELS,
                            measures=dashboard.MEASURE_LABELS, criteria_rows=charts.criteria_rows(board),
