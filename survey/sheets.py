@@ -9,8 +9,8 @@ characters) are refused with the line and column named, never stored or silently
 """
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import os
 import re
 import unicodedata
@@ -38,6 +38,15 @@ PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?(?:[eE][+-]?[0-9]+)?")
 class SheetError(ValueError):
     """The file as a whole cannot be read (too big, missing columns, unsafe characters, not a
     CSV/XLSX); the message names the file and, where there is one, the line and column."""
+
+
+class TooLarge(SheetError):
+    """The file is over the caller's cap (`what` is "bytes" or "rows", `limit` the cap), so a
+    caller may say it in its own words."""
+
+    def __init__(self, message: str, what: str, limit: int) -> None:
+        super().__init__(message)
+        self.what, self.limit = what, limit
 
 
 @dataclass
@@ -80,20 +89,25 @@ def read_rows(path: str | Path, required: tuple[str, ...]) -> Iterator[tuple[int
         raise SheetError(f"{path.name}: the file is empty")
 
 
-def read_cells(path: str | Path, cell_chars: int = CELL_CHARS, multiline: bool = False) -> Iterator[tuple[int, list[str]]]:
+def read_cells(path: str | Path, cell_chars: int = CELL_CHARS, multiline: bool = False, *, max_rows: int | None = None,
+               max_bytes: int | None = None) -> Iterator[tuple[int, list[str]]]:
     """(line, stripped cell texts) of every row of a CSV or XLSX file, numbered as Excel numbers
     rows (a quoted cell with a line break is one row). `multiline` lets a cell hold tabs and line
-    breaks (free-text answers); codes and names are one line of visible characters."""
+    breaks (free-text answers); codes and names are one line of visible characters. `max_rows` and
+    `max_bytes` (default MAX_ROWS, MAX_FILE_BYTES) are per purpose (a sampling frame is a quarter's dossiers of a province: about a
+    million rows); the .xlsx unpacking bounds hold for every caller."""
     path = Path(path)
+    max_rows = MAX_ROWS if max_rows is None else max_rows
+    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
     try:
         size = path.stat().st_size
         with path.open("rb") as fh:
             head = fh.read(8)
     except OSError as exc:
         raise SheetError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
-    if size > MAX_FILE_BYTES:
-        raise SheetError(f"{path.name}: {size / 1024 / 1024:.1f} MB; at most {MAX_FILE_BYTES // 1024 // 1024} MB "
-                         "can be imported at once: split the file")
+    if size > max_bytes:
+        raise TooLarge(f"{path.name}: {size / 1024 / 1024:.1f} MB; at most {max_bytes // 1024 // 1024} MB "
+                       "can be imported at once: split the file", "bytes", max_bytes)
     if head.startswith(b"PK\x03\x04"):
         rows = _xlsx(path)
     elif head.startswith(b"\xd0\xcf\x11\xe0"):
@@ -103,26 +117,32 @@ def read_cells(path: str | Path, cell_chars: int = CELL_CHARS, multiline: bool =
     names: list[str] = []
     shared: dict[str, str] = {}  # one object per repeated short value (answer codes): ~10× less memory per row
     for line, values in rows:
-        cells = [_text(v) for v in values]
-        for i, cell in enumerate(cells):
-            if len(cell) <= 8:
-                cells[i] = shared.setdefault(cell, cell) if len(shared) < 4096 else shared.get(cell, cell)
+        cells = [v.strip() if type(v) is str else _text(v) for v in values]  # noqa: E721 (exactly str: CSV cells)
+        intern = shared.setdefault if len(shared) < 4096 else shared.get
+        cells = [intern(c, c) if len(c) <= 8 else c for c in cells]
         if len(cells) > MAX_COLUMNS:
             beyond = next((i for i in range(MAX_COLUMNS, len(cells)) if cells[i]), None)
             if beyond is not None:
                 raise SheetError(f"{path.name}: line {line}, column {column_letter(beyond + 1)}: more than {MAX_COLUMNS} "
                                  "columns; delete the columns that are not part of the table")
             del cells[MAX_COLUMNS:]  # empty cells Excel keeps for formatting
-        if line > MAX_ROWS + 1 and any(cells):
-            raise SheetError(f"{path.name}: more than {MAX_ROWS:,} rows; split the file and import the parts one by one")
-        for i, cell in enumerate(cells):
-            problem = cell_problem(cell, cell_chars, multiline)
-            if problem:
-                where = column_letter(i + 1) + (f" ({names[i]})" if i < len(names) and names[i] else "")
-                raise SheetError(f"{path.name}: line {line}, column {where}: {problem}")
+        if line > max_rows + 1 and any(cells):
+            raise TooLarge(f"{path.name}: more than {max_rows:,} rows; split the file and import the parts one by one",
+                           "rows", max_rows)
+        # the common case in two C calls per row (a frame has a million rows); else find the cell
+        if max(map(len, cells), default=0) > cell_chars or not "".join(cells).isprintable():
+            _check_cells(path, line, cells, names, cell_chars, multiline)
         if not names and any(cells):
             names = [c.lower() for c in cells]
         yield line, cells
+
+
+def _check_cells(path: Path, line: int, cells: list[str], names: list[str], cell_chars: int, multiline: bool) -> None:
+    for i, cell in enumerate(cells):
+        problem = cell_problem(cell, cell_chars, multiline)
+        if problem:
+            where = column_letter(i + 1) + (f" ({names[i]})" if i < len(names) and names[i] else "")
+            raise SheetError(f"{path.name}: line {line}, column {where}: {problem}")
 
 
 def cell_problem(text: str, cell_chars: int = CELL_CHARS, multiline: bool = False) -> str | None:
@@ -160,30 +180,58 @@ def column_letter(number: int) -> str:
 
 
 def _csv(path: Path) -> Iterator[tuple[int, list[Any]]]:
+    """Streamed: the bytes are checked block by block (NUL, UTF-8), then parsed from the open file,
+    so a 200 MB frame is never held whole; a bad file is read again whole to name its line."""
+    if not _clean_utf8(path):
+        _csv_problem(path)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        first = fh.read(64 * 1024).split("\n", 1)[0]
+        fh.seek(0)
+        delimiter = ";" if first.count(";") > first.count(",") else ","
+        # newline="": only CR/LF end a row (str.splitlines would also split on U+2028, U+0085, ...);
+        # Excel numbers rows by record, so a cell with a line break is one row.
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        number = 0
+        try:
+            for number, values in enumerate(reader, 1):
+                yield number, values
+        except csv.Error as exc:
+            reason = (f"a cell longer than {csv.field_size_limit():,} characters" if "field larger" in str(exc)
+                      else f"not readable as CSV ({exc})")
+            raise SheetError(f"{path.name}: line {number + 1}: {reason}") from None
+
+
+def _clean_utf8(path: Path) -> bool:
+    """No NUL byte anywhere (not only near the start) and valid UTF-8 throughout."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            if b"\x00" in block:
+                return False
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                return False
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _csv_problem(path: Path) -> None:
+    """Raise the SheetError naming the line of the NUL byte or of the bytes that are not UTF-8."""
     raw = path.read_bytes()
-    nul = raw.find(b"\x00")  # anywhere in the file, not only near its start
+    nul = raw.find(b"\x00")
     if nul >= 0:
         raise SheetError(f"{path.name}: line {_line_at(raw, nul)}: contains a NUL byte; not a text file "
                          "(a CSV in UTF-8, or an .xlsx workbook, is expected)")
     try:
-        text = raw.decode("utf-8-sig")
+        raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SheetError(f"{path.name}: line {_line_at(raw, exc.start)}: not UTF-8 text; "
+        start = exc.start + (3 if raw.startswith(codecs.BOM_UTF8) else 0)
+        raise SheetError(f"{path.name}: line {_line_at(raw, start)}: not UTF-8 text; "
                          "in Excel save as 'CSV UTF-8' or as .xlsx") from None
-    del raw
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    # newline="": only CR/LF end a row (str.splitlines would also split on U+2028, U+0085, ...);
-    # Excel numbers rows by record, so a cell with a line break is one row.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    number = 0
-    try:
-        for number, values in enumerate(reader, 1):
-            yield number, values
-    except csv.Error as exc:
-        reason = (f"a cell longer than {csv.field_size_limit():,} characters" if "field larger" in str(exc)
-                  else f"not readable as CSV ({exc})")
-        raise SheetError(f"{path.name}: line {number + 1}: {reason}") from None
 
 
 def _line_at(raw: bytes, offset: int) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -70,8 +71,15 @@ def frame_import(path: Path, unit_code: str, source: str, pairs: tuple[str, ...]
         if len(mapping) != len(pairs):
             raise click.BadParameter(say("viết CỘT=TIÊU_ĐỀ, ví dụ --map 'dossier_code=Mã hồ sơ'",
                                          "use TARGET=HEADER, e.g. --map 'dossier_code=Mã hồ sơ'"), param_hint="--map")
+    lines = frames.line_count(path)
     try:
-        report = frames.import_frame(session, root, path, source=source, mapping=mapping, actor_login=_actor())
+        if lines is None:  # a workbook: no cheap row count, no bar
+            report = frames.import_frame(session, root, path, source=source, mapping=mapping, actor_login=_actor())
+        else:
+            with click.progressbar(length=lines, label=say("Đang nhập khung mẫu", "Importing the frame"),
+                                   file=sys.stderr) as bar:
+                report = frames.import_frame(session, root, path, source=source, mapping=mapping, actor_login=_actor(),
+                                             progress=bar.update)
     except frames.FrameError as exc:
         raise click.ClickException(str(exc)) from None
     audit.record(session, "frame_imported", actor_login=_actor(), unit=root, target=path.name[:200],

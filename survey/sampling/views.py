@@ -23,7 +23,7 @@ from ..errors import abort_with
 from ..i18n import _, get_locale
 from ..models import Field, FrameDossier, FrameImport, SampleDesign, SampleDraw, Unit
 from ..qr import codes
-from ..sheets import MAX_FILE_BYTES, SheetError
+from ..sheets import SheetError
 from ..staff import audit, scope
 from ..staff.scope import require
 from . import design as designs
@@ -45,10 +45,10 @@ def no_store(response: Response) -> Response:
 
 @bp.url_value_preprocessor
 def larger_body_for_frame_files(endpoint: str | None, _values: dict | None) -> None:
-    """A frame file may be 20 MB, the app's body limit is 64 KB: raise it for the upload alone,
+    """A frame file may be 200 MB (frames.MAX_BYTES), the app's body limit is 64 KB: raise it for the upload alone,
     before anything reads the body (URL value preprocessors run before every before_request hook)."""
     if endpoint == "staff_sampling.frame_upload":
-        request.max_content_length = MAX_FILE_BYTES + 64 * 1024
+        request.max_content_length = frames.MAX_BYTES + 64 * 1024
 
 
 def me():
@@ -107,7 +107,7 @@ def _frames_page(unit: Unit, form: UploadForm, errors: list[str], status: int = 
         days, kept = None, {}
     return render_template("staff/sampling/frames.html", unit=unit, form=form, errors=errors, imports=imports,
                            kept=kept, retention_days=days, strata=strata, sources=frames.sources(db, unit), lang=get_locale(),
-                           max_mb=MAX_FILE_BYTES // 1024 // 1024), status
+                           max_mb=frames.MAX_BYTES // 1024 // 1024), status
 
 
 @bp.get("/<code>/frames")
@@ -157,7 +157,7 @@ def _mapping_page(unit: Unit, token: str, source: str, table: frames.Table, mapp
     form = MappingForm(formdata=None, data={"token": token, "source": source})
     return render_template("staff/sampling/mapping.html", unit=unit, form=form, table=table, mapping=mapping,
                            targets=frames.TARGETS, required=frames.REQUIRED, labels=frames.TARGET_LABELS,
-                           errors=errors, sample=table.rows[:3]), status
+                           errors=errors, sample=table.sample), status
 
 
 def _uploaded(token: str) -> tuple[Path, str] | None:

@@ -1,0 +1,139 @@
+"""Time a 1,000,000-row frame import, its re-import and a stratified draw from it (issue #15 proof:
+import ≤ 60 s with a progress bar, draw ≤ 5 s).
+
+Builds a throwaway SQLite database (a province and `--communes` communes, the bundled fields),
+writes a CSV frame like a one-stop export (a title row, Vietnamese headers, dd/mm/yyyy dates, names,
+addresses, phones, one in 500 phones that lost its leading 0 in Excel, and a few bad rows: impossible
+date, unknown unit, unknown field, duplicate, missing code), then runs the real CLI in a child
+process (`flask --app wsgi frame import`, its progress bar on stderr) twice, and measures each run's
+wall time, CPU time and peak RSS. Then, in this process, a saved design (unit × field strata,
+proportional, n = `--n`) is drawn (`draws.draw`, as `sample draw` does) and verified (`draws.verify`,
+as `sample verify` does), each timed; finally `flask --app wsgi sample verify` runs as a child.
+Run:  python bench/bench_frame_import.py [--rows 1000000] [--communes 100] [--n 5000]   (not part of the test suite)
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import machine, registry_app  # noqa: E402
+from survey.db import get_session  # noqa: E402
+from survey.models import Field, FrameDossier, Unit  # noqa: E402
+from survey.registry import units  # noqa: E402
+from survey.sampling import design, draws  # noqa: E402
+
+HEADER = ["Mã hồ sơ", "Đơn vị", "Lĩnh vực", "Ngày hoàn thành", "Thủ tục", "Họ và tên", "Địa chỉ", "Số điện thoại",
+          "Hình thức nộp"]
+BAD = {  # row number → what is wrong with it (each rejected with its line)
+    1000: "date", 250_000: "unit", 500_000: "field", 750_000: "duplicate", 999_000: "code"}
+SURNAMES = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi")
+GIVEN = ("Văn An", "Thị Bình", "Minh Châu", "Thị Dung", "Quốc Hùng", "Thị Hồng Nhung", "Đức Long", "Thu Trang")
+
+
+def write_frame(path: Path, rows: int, communes: list[str], fields: list[str]) -> int:
+    """The CSV, streamed to disk; returns how many rows are meant to be rejected."""
+    start = date(2026, 10, 1)
+    bad = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["DANH SÁCH HỒ SƠ ĐÃ GIẢI QUYẾT QUÝ IV/2026"] + [""] * (len(HEADER) - 1))
+        out.writerow(HEADER)
+        for i in range(1, rows + 1):
+            unit, fld = communes[i % len(communes)], fields[(i // len(communes)) % len(fields)]
+            day = (start + timedelta(days=i % 92)).strftime("%d/%m/%Y")
+            code = f"000.00.{unit[-2:]}.H33-{261001 + i % 92}-{i:07d}"
+            phone = f"09{i % 100_000_000:08d}" if i % 500 else f"9{i % 100_000_000:08d}"
+            kind = BAD.get(i)
+            if kind == "date":
+                day = "31/02/2026"
+            elif kind == "unit":
+                unit = "99999"
+            elif kind == "field":
+                fld = "thu-cong"
+            elif kind == "duplicate":
+                code = f"000.00.{communes[1 % len(communes)][-2:]}.H33-{261001 + 1 % 92}-{1:07d}"
+            elif kind == "code":
+                code = ""
+            bad += kind is not None
+            out.writerow([code, unit, fld, day, "Cấp giấy chứng nhận quyền sử dụng đất",
+                          f"{SURNAMES[i % 8]} {GIVEN[(i // 8) % 8]}", f"Số {i % 300 + 1}, thôn Đông, xã {unit}", phone,
+                          "trực tuyến" if i % 3 else "trực tiếp"])
+    return bad
+
+
+def run_cli(args: list[str], env: dict[str, str], log: Path) -> tuple[int, float, float, float]:
+    """(exit code, wall s, CPU s, peak RSS MB) of `flask --app wsgi ARGS` in a child process."""
+    start = time.perf_counter()
+    with log.open("w") as out:
+        child = subprocess.Popen([str(ROOT / ".venv/bin/flask"), "--app", "wsgi", *args], cwd=ROOT, env=env, stdout=out)
+        _pid, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    return os.waitstatus_to_exitcode(status), wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--communes", type=int, default=100)
+    parser.add_argument("--n", type=int, default=5000)
+    args = parser.parse_args()
+    print(machine())
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.sqlite3"
+        app = registry_app(tmp, url)
+        with app.app_context():
+            session = get_session()
+            root = units.add_unit(session, "33", "Tỉnh Hưng Yên", "province")
+            communes = [units.add_unit(session, f"{11000 + u:05d}", f"Xã Số {u + 1}", "commune", root).code
+                        for u in range(args.communes)]
+            fields = [f.code for f in session.scalars(select(Field).order_by(Field.code))]
+            session.commit()
+        path = Path(tmp) / "frame.csv"
+        made = time.perf_counter()
+        bad = write_frame(path, args.rows, communes, fields)
+        print(f"frame file: {args.rows:,} rows, {path.stat().st_size / 1e6:.0f} MB, {bad} bad rows, "
+              f"written in {time.perf_counter() - made:.1f} s")
+        env = os.environ | {"SURVEY_INSTANCE_PATH": tmp, "SURVEY_DATABASE_URL": url}
+        for label in ("import", "re-import"):
+            code, wall, cpu, rss = run_cli(["frame", "import", str(path), "--unit", "33", "--source", "bench"], env,
+                                           Path(tmp) / f"{label}.log")
+            summary = (Path(tmp) / f"{label}.log").read_text(encoding="utf-8").strip().splitlines()[-1]
+            print(f"{label}: {wall:.1f} s wall, {cpu:.1f} s CPU, peak RSS {rss:.0f} MB, exit {code} "
+                  f"(goal ≤ 60 s): {summary}")
+        with app.app_context():
+            session = get_session()
+            stored = session.scalar(select(func.count()).select_from(FrameDossier))
+            root = session.scalar(select(Unit).filter_by(code="33"))
+            saved = design.save(session, design.Params(root, date(2026, 10, 1), date(2026, 12, 31), total=args.n), "bench")
+            session.commit()
+            start, cpu = time.perf_counter(), time.process_time()
+            row = draws.draw(session, saved, "bench-quy4", "bench")
+            session.commit()
+            drawn, drawn_cpu = time.perf_counter() - start, time.process_time() - cpu
+            strata = len(draws.strata_summary(session, row))
+            start = time.perf_counter()
+            check = draws.verify(session, row)
+            verified = time.perf_counter() - start
+            draw_id = row.id
+            print(f"draw: {row.selected:,} of {row.frame_size:,} dossiers ({stored:,} in the frame) in {strata:,} "
+                  f"unit × field strata, proportional: {drawn:.1f} s wall, {drawn_cpu:.1f} s CPU (goal ≤ 5 s); "
+                  f"verify in process {verified:.1f} s: {check.message}")
+        code, wall, cpu, rss = run_cli(["sample", "verify", str(draw_id)], env, Path(tmp) / "verify.log")
+        print(f"flask sample verify {draw_id}: exit {code}, {wall:.1f} s wall (with app start), {cpu:.1f} s CPU, "
+              f"peak RSS {rss:.0f} MB: {(Path(tmp) / 'verify.log').read_text(encoding='utf-8').strip()}")
+
+
+if __name__ == "__main__":
+    main()
