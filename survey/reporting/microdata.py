@@ -293,9 +293,12 @@ def rows(session: Session, export: Export, spreadsheet: bool = True, text: bool 
     """Every row of the export, in response order, read CHUNK responses at a time: the
     responses, their coded answers (keys and codes as two texts each), then their free-text
     answers, masked. For a spreadsheet every cell that may hold free text (codes of units and
-    fields, answers) passes safe_cell; the rest are numbers or fixed words. With text=True the
-    codes stay digits as read (for CSV, where 5 and "5" write the same), saving an int() each."""
-    cell = safe_cell if spreadsheet else (lambda v: v)
+    fields, answers) passes safe_cell; the rest are numbers or fixed words. With text=True every
+    cell is already its CSV text (quoted where csv would quote it), so a line is one str.join:
+    the codes stay the digits read, and csv.writer's per-cell work goes."""
+    cell = safe_cell if spreadsheet else _same
+    word, quote = (_Quoted().__getitem__, _csv_cell) if text else (_same, _same)
+    one, zero, none = ("1", "0", "") if text else (1, 0, None)
     cols = export.layout.columns[len(TAGS):]
     lookup: list[str] = []  # the key each answer column has in _gather
     options: dict[str, dict[Any, int]] = {}  # multiple-choice item → its option's code (int and text) → row position
@@ -309,10 +312,10 @@ def rows(session: Session, export: Export, spreadsheet: bool = True, text: bool 
             if c.kind in ("text", "textarea"):
                 texts[c.item] = i
     gather = _gather(lookup, options)
-    blank = (None,) * len(lookup)
-    units = {i: cell(code) for i, code in session.execute(select(Unit.id, Unit.code))}
-    fields = {i: cell(code) for i, code in session.execute(select(Field.id, Field.code))}
-    versions = {v.id: v.version for v in export.scope.versions}
+    blank = (none,) * len(lookup)
+    units = {i: word(cell(code)) for i, code in session.execute(select(Unit.id, Unit.code))}
+    fields = {i: word(cell(code)) for i, code in session.execute(select(Field.id, Field.code))}
+    versions = {v.id: word(v.version) for v in export.scope.versions}
     base = select(Response.id, local_month(Response.submitted_at), Response.unit_id, Response.field_id,
                   Response.channel, Response.source, Response.language, Response.version_id)
     base = _in_id_order(base, export.scope, export.channel)
@@ -349,18 +352,19 @@ def rows(session: Session, export: Export, spreadsheet: bool = True, text: bool 
                 answers = blank
             else:
                 codes = got[1].split(",") if text else [*map(int, got[1].split(","))]
-                codes.append(None)
-                codes.append(0)
+                codes.append(none)
+                codes.append(zero)
                 getter, spots = gather(got[0])
                 answers = getter(codes)
-            row = [number, month, units.get(unit_id), fields.get(field_id), channel, source, language,
-                   versions.get(version_id), flagged, 1 if flagged else 0, *answers]
+            row = [str(number) if text else number, word(month), units.get(unit_id, none), fields.get(field_id, none),
+                   word(channel), word(source), word(language), versions.get(version_id, none), word(flagged),
+                   one if flagged else zero, *answers]
             for at, position in spots:
                 for i in at:
                     if (p := position.get(codes[i])) is not None:
-                        row[p] = 1
+                        row[p] = one
             for item, answer in text_answers.get(rid, ()):
-                row[texts[item]] = cell(mask(answer))
+                row[texts[item]] = quote(cell(mask(answer)))
             yield row
         after = ids[-1]
 
@@ -371,6 +375,27 @@ def _between(first: int, last: int):
 
 def _among(ids: list[int]):
     return lambda column: column.in_(ids)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _csv_cell(value: Any) -> str:
+    """The value as csv.writer writes it inside a row (quoted only when it must be)."""
+    if value is None or value == "":
+        return ""
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerow([value])
+    return buffer.getvalue()[:-2]
+
+
+class _Quoted(dict):
+    """value → its CSV cell, worked out once (months, unit and field codes, channels repeat)."""
+
+    def __missing__(self, value: Any) -> str:
+        self[value] = quoted = _csv_cell(value)
+        return quoted
 
 
 def _safe(row: list[Any]) -> list[Any]:
@@ -425,7 +450,8 @@ def csv_chunks(session: Session, export: Export, rows_per_chunk: int = 2_000) ->
     writer.writerow(export.layout.header)
     every = rows(session, export, text=True)
     while batch := list(islice(every, rows_per_chunk)):
-        writer.writerows(batch)
+        buffer.write("\r\n".join(map(",".join, batch)))
+        buffer.write("\r\n")
         yield buffer.getvalue().encode("utf-8")
         buffer.seek(0)
         buffer.truncate()
