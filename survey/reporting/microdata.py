@@ -23,7 +23,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, case, cast, exists, func, select
+from sqlalchemy import String, exists, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
@@ -245,7 +245,7 @@ class joined(FunctionElement):  # a SQL aggregate, named like one
 def _joined_sqlite(element, compiler, **kw) -> str:
     # SQLite 3.40 has no ORDER BY inside an aggregate: both texts of a group follow the same scan (the
     # index on response_id, item_key, code), so they agree
-    value = list(element.clauses)[0]
+    value, *_order = element.clauses
     return f"group_concat({compiler.process(value, **kw)}, ',')"
 
 
