@@ -76,10 +76,7 @@ def test_coverage_is_feedback_n_over_the_subtrees_completed_dossiers(app, world)
     total = next(r for r in board.fields if r.field == ALL and r.source == "feedback")
     assert total.coverage is None, "xây dựng got feedback but has no dossiers: no all-field ratio"
     assert all(r.coverage is None for r in board.fields if r.source == "sample"), "the sample is never given coverage"
-
-
-def test_the_field_filter_and_a_period_without_frames(app, world):
-    ledger, _tagged = world
+    # the field filter, and a period without frames
     with app.test_request_context():
         session = get_session()
         land = d.build(session, d.Filters(d.parse_period(*Q2), "D1", field="dat-dai"))
@@ -114,6 +111,8 @@ def test_a_procedure_filter_counts_only_that_procedures_responses(app, world):
     assert land.coverage == pytest.approx(100 * n / 42)
     assert not [r for r in board.fields if r.field == "xay-dung"], "no response of DD-01 is in xây dựng"
     assert board.trend == [] and "thủ tục" in board.trend_note
+    with app.test_request_context(), pytest.raises(d.DashboardError, match="KHONG-CO"):
+        d.build(get_session(), d.Filters(d.parse_period(*Q2), "D1", procedure="KHONG-CO"))
     crit = board.criteria[board.criteria["level"] == "criterion"]
     assert len(crit), "the procedure's elements and criteria are shown"
     # the 1–5 distribution is narrowed like the figures: each criterion's answers 1–5 add up to its n
@@ -123,8 +122,3 @@ def test_a_procedure_filter_counts_only_that_procedures_responses(app, world):
     hand = [r for r in ledger if r.id in tagged and r.unit in ("D1", "X1", "X2") and not r.flags and r.source == source
             and in_quarter(r, 2025, 2) and 1 <= r.answers.get(item, 0) <= 5]
     assert int(crit["n"].iloc[0]) == len(hand)
-
-
-def test_an_unknown_procedure_is_refused_by_name(app, world):
-    with app.test_request_context(), pytest.raises(d.DashboardError, match="KHONG-CO"):
-        d.build(get_session(), d.Filters(d.parse_period(*Q2), "D1", procedure="KHONG-CO"))
