@@ -28,11 +28,11 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import machine, registry_app  # noqa: E402
-from survey.db import get_session  # noqa: E402
-from survey.models import Field, FrameDossier, Unit  # noqa: E402
-from survey.registry import units  # noqa: E402
-from survey.sampling import design, draws  # noqa: E402
+from bench.common import machine, registry_app
+from survey.db import get_session
+from survey.models import Field, FrameDossier, Unit
+from survey.registry import units
+from survey.sampling import design, draws
 
 HEADER = ["Mã hồ sơ", "Đơn vị", "Lĩnh vực", "Ngày hoàn thành", "Thủ tục", "Họ và tên", "Địa chỉ", "Số điện thoại",
           "Hình thức nộp"]

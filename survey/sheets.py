@@ -117,7 +117,7 @@ def read_cells(path: str | Path, cell_chars: int = CELL_CHARS, multiline: bool =
     names: list[str] = []
     shared: dict[str, str] = {}  # one object per repeated short value (answer codes): ~10× less memory per row
     for line, values in rows:
-        cells = [v.strip() if type(v) is str else _text(v) for v in values]  # noqa: E721 (exactly str: CSV cells)
+        cells = [v.strip() if type(v) is str else _text(v) for v in values]
         intern = shared.setdefault if len(shared) < 4096 else shared.get
         cells = [intern(c, c) if len(c) <= 8 else c for c in cells]
         if len(cells) > MAX_COLUMNS:
