@@ -215,6 +215,8 @@ class UnitRow:
     depth: int
     source: str
     figure: Figure
+    dossiers: int | None = None  # completed dossiers of the unit's subtree (attach_unit_coverage)
+    coverage: float | None = None
 
     @property
     def suppressed(self) -> bool:
@@ -781,6 +783,9 @@ def build(session: Session, f: Filters) -> Dashboard:
     if focus and by_unit is None:
         by_unit = _report(session, focus, f, f.period.since, f.period.until, None, by_unit=True)
     units = unit_rows(session, f, by_unit, unit, measure) if focus else []
+    total = next((r for r in focus_rows if r.source == "feedback" and r.coverage is not None), None)
+    if units and total is not None and focus.kind not in KIND_FIELD:
+        attach_unit_coverage(units, unit_dossier_counts(session, f, unit, procedure))
     excluded = {}
     for r in rows:
         if r.field == (KIND_FIELD.get(r.kind) or f.field or ALL):
@@ -842,6 +847,38 @@ def attach_coverage(rows: Sequence[FieldRow], dossiers: dict[str, int]) -> None:
         if total:
             r.dossiers = total
             r.coverage = 100 * r.current.n / total
+
+
+def unit_dossier_counts(session: Session, f: Filters, unit: Unit, procedure: Procedure | None = None) -> dict[str, int]:
+    """Completed dossiers of each unit's subtree in the period (rolled up the tree), by unit code: one
+    grouped COUNT by unit, summed into every ancestor's path prefix here."""
+    query = (select(Unit.path, func.count(FrameDossier.id)).join(Unit, Unit.id == FrameDossier.unit_id)
+             .where(Unit.path.startswith(unit.path), FrameDossier.completed_on >= f.period.since,
+                    FrameDossier.completed_on <= f.period.until)
+             .group_by(Unit.path))
+    if f.field:
+        query = query.join(Field, Field.id == FrameDossier.field_id).where(Field.code == f.field)
+    if procedure is not None:
+        query = query.where(FrameDossier.procedure.in_([procedure.code, procedure.name_vi]))
+    by_path: dict[str, int] = {}
+    for path, n in session.execute(query).all():
+        parts = path.strip("/").split("/")
+        for k in range(1, len(parts) + 1):
+            prefix = "/" + "/".join(parts[:k]) + "/"
+            by_path[prefix] = by_path.get(prefix, 0) + int(n)
+    if not by_path:
+        return {}
+    codes = session.execute(select(Unit.code, Unit.path).where(Unit.path.startswith(unit.path))).all()
+    return {code: by_path[path] for code, path in codes if by_path.get(path)}
+
+
+def attach_unit_coverage(units: Sequence[UnitRow], dossiers: dict[str, int]) -> None:
+    """Coverage of each counter-feedback unit row (in place). The caller attaches it only when the field
+    table's total row has coverage (one field chosen, or every field that got feedback has dossiers)."""
+    for u in units:
+        if u.source == "feedback" and dossiers.get(u.unit):
+            u.dossiers = dossiers[u.unit]
+            u.coverage = 100 * u.figure.n / u.dossiers
 
 
 def data_version(session: Session) -> tuple:

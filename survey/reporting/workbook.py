@@ -53,7 +53,7 @@ def _figure(fig: Figure) -> list[Any]:
 
 
 def _coverage(r) -> list[Any]:
-    """(dossiers, coverage) of a field row; counter feedback without dossier counts says so in words."""
+    """(dossiers, coverage) of a field or unit row; counter feedback without dossier counts says so in words."""
     if r.coverage is not None:
         return [r.dossiers, r.coverage / 100]
     return [None, _("Chưa có số liệu hồ sơ") if r.source == "feedback" else None]
@@ -112,14 +112,15 @@ def build(board: Dashboard, cutoff: datetime) -> bytes:
     _sheet(wb, _("Yếu tố – tiêu chí"), header, rows, [10, 14, 14, 70, 22, 8, 11, 11, 11, 7, 7, 7, 7, 7], pct_cols=(7, 8, 9))
 
     header = [_("Mã đơn vị"), _("Tên đơn vị"), _("Cấp trong cây (0 = đơn vị đã chọn)"), _("Nguồn"), _("n"), _("% hài lòng"),
-              _("Khoảng tin cậy 95% – dưới"), _("Khoảng tin cậy 95% – trên"), _("Ghi chú")]
+              _("Khoảng tin cậy 95% – dưới"), _("Khoảng tin cậy 95% – trên"), _("Ghi chú"), _("Số hồ sơ đã giải quyết"),
+              _("Độ bao phủ (phiếu ÷ hồ sơ)")]
     rows = []
     for u in board.units:
         fig = u.figure
         shown = [None, None, None] if u.suppressed else [_pct(fig.pct), _pct(fig.ci_low), _pct(fig.ci_high)]
         rows.append([u.unit, u.name, u.depth, _(SOURCE_LABELS.get(u.source, u.source)), fig.n, *shown,
-                     _("Dưới {n} phiếu: không nêu tỷ lệ", n=MIN_N) if u.suppressed else None])
-    _sheet(wb, _("Theo đơn vị"), header, rows, [12, 36, 12, 22, 8, 11, 11, 11, 30], pct_cols=(6, 7, 8))
+                     _("Dưới {n} phiếu: không nêu tỷ lệ", n=MIN_N) if u.suppressed else None, *_coverage(u)])
+    _sheet(wb, _("Theo đơn vị"), header, rows, [12, 36, 12, 22, 8, 11, 11, 11, 30, 12, 16], pct_cols=(6, 7, 8, 11))
 
     method = [
         [_("Tỷ lệ hài lòng"), _("Số người trả lời 4 hoặc 5 trên số người trả lời từ 1 đến 5; “không ý kiến” không tính vào mẫu số.")],

@@ -84,6 +84,15 @@ def test_coverage_is_feedback_n_over_the_subtrees_completed_dossiers(app, world)
     row = next(r for r in land.fields if r.source == "feedback")
     assert (row.field, row.dossiers) == ("dat-dai", 50)
     assert all(r.coverage is None for r in before.fields)
+    # units of the subtree: each unit's feedback n over its own subtree's land dossiers
+    assert all(u.coverage is None for u in board.units), "all fields: xây dựng has no dossiers, so no unit ratio"
+    units = {u.unit: u for u in land.units if u.source == "feedback"}
+    for code, subtree, dossiers in (("D1", ("D1", "X1", "X2"), 50), ("X1", ("X1",), 30), ("X2", ("X2",), 12)):
+        hand = [r for r in ledger if r.unit in subtree and r.field == "dat-dai" and r.source == "feedback"
+                and not r.flags and in_quarter(r, 2025, 2)]
+        _x, n = share(hand)
+        assert (units[code].figure.n, units[code].dossiers) == (n, dossiers)
+        assert units[code].coverage == pytest.approx(100 * n / dossiers)
 
 
 def test_the_all_field_row_when_every_answered_field_has_dossiers():
