@@ -33,8 +33,10 @@ run: install
 	@$(FLASK) urls --base http://$(HOST):$(PORT)
 	SURVEY_PUBLIC_BASE_URL=$${SURVEY_PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
+# One test worker per core (pytest-xdist); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= auto
 test: install-dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # Translations (README § Translations): extract the marked Vietnamese strings from survey/ and
 # templates/ (babel.cfg), merge them into every language's .po (new ones empty, changed ones
