@@ -99,3 +99,18 @@ def test_pdf_field_table_has_the_coverage_column_and_note(as_role, world, app):
         shown = format_pct(100 * n / DOSSIERS)
     assert "Độ bao phủ" in text and f"{shown} ({n}/{DOSSIERS})" in text and "Chưa có số liệu hồ sơ" in text
     assert "khung mẫu" in text
+
+
+def test_cli_report_export_takes_the_procedure_filter(world, runner, tmp_path):
+    rows, tagged = world
+    out = tmp_path / "bao-cao.xlsx"
+    result = runner.invoke(args=["report", "export", "--format", "xlsx", "--unit", "11953", "--period", "quarter",
+                                 "--period-value", "2025-Q1", "--procedure", "DD-01", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+
+    class Sent:
+        data = out.read_bytes()
+    land = next(t for t in field_sheet(Sent) if t["Mã lĩnh vực"] == "dat-dai" and t["Nguồn"] == "Góp ý tại quầy (tự nguyện)")
+    assert land["n"] == land_feedback(rows, tagged)[1]
+    bad = runner.invoke(args=["report", "export", "--format", "xlsx", "--unit", "11953", "--procedure", "KHONG-CO"])
+    assert bad.exit_code != 0 and "KHONG-CO" in bad.output and "Traceback" not in bad.output
