@@ -33,7 +33,7 @@ from analysis.targets import INDICATORS, KIND_INDICATORS, Target
 from questionnaires.loader import Questionnaire
 
 from .. import catalog
-from ..i18n import N_, _
+from ..i18n import N_, _, format_time
 from ..models import (
     AnswerCount,
     Field,
@@ -255,7 +255,7 @@ class Dashboard:
     units: list[UnitRow]
     funnel_target: float | None
     excluded: dict[str, int]
-    targets_origin: str
+    targets_origin: TargetsOrigin
     trend: list[TrendPoint] = field(default_factory=list)  # the focus measure per period, oldest first
     trend_note: str = ""  # why there is no trend (a custom range, a channel filter), else empty
 
@@ -643,21 +643,38 @@ def window_distribution(window: Window, q: Questionnaire, f: Filters) -> pd.Data
                   & (counts["period"].astype(str) == label)]
 
 
-_TARGETS: dict[tuple, tuple[tuple[Target, ...], str]] = {}
+@dataclass(frozen=True)
+class TargetsOrigin:
+    """Where the targets came from, worded when shown: a cached dashboard serves every language, and a
+    frozen report keeps the words of the language it was published in."""
+    count: int
+    loaded_at: datetime | None  # None: the bundled files, plan_targets being empty
+
+    def __str__(self) -> str:
+        if self.loaded_at is None:
+            return _("{n} chỉ tiêu từ các tệp targets/*.yaml đi kèm (bảng chỉ tiêu trong cơ sở dữ liệu còn trống: "
+                     "nạp bằng `flask --app wsgi targets load`)", n=self.count)
+        return _("{n} chỉ tiêu trong cơ sở dữ liệu, nạp lần cuối lúc {time}", n=self.count,
+                 time=format_time(self.loaded_at))
 
 
-def _targets(session: Session) -> tuple[tuple[Target, ...], str]:
+_TARGETS: dict[tuple, tuple[tuple[Target, ...], TargetsOrigin]] = {}
+
+
+def _targets(session: Session) -> tuple[tuple[Target, ...], TargetsOrigin]:
     """report_targets(), parsed once per state of plan_targets (its row count and last load), not per page."""
     from sqlalchemy import func
 
     from ..models import PlanTarget
 
-    key = (str(session.get_bind().url), session.scalar(select(func.count(PlanTarget.target_id))),
-           session.scalar(select(func.max(PlanTarget.loaded_at))))
+    count = session.scalar(select(func.count(PlanTarget.target_id)))
+    loaded_at = session.scalar(select(func.max(PlanTarget.loaded_at)))
+    key = (str(session.get_bind().url), count, loaded_at)
     if key not in _TARGETS:
         if len(_TARGETS) >= CACHE_SIZE:
             _TARGETS.clear()
-        _TARGETS[key] = targets_store.report_targets(session)
+        targets, _sentence = targets_store.report_targets(session)
+        _TARGETS[key] = targets, TargetsOrigin(len(targets), loaded_at if count else None)
     return _TARGETS[key]
 
 

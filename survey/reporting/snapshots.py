@@ -62,7 +62,7 @@ def figures_json(board: Dashboard) -> dict:
                    "ci_high": None if u.suppressed else u.figure.ci_high} for u in board.units],
         "criteria": json.loads(board.criteria.to_json(orient="records")) if len(board.criteria) else [],
         "excluded": board.excluded,
-        "targets_origin": board.targets_origin,
+        "targets_origin": str(board.targets_origin),
     }
 
 

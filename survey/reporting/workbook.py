@@ -72,7 +72,7 @@ def build(board: Dashboard, cutoff: datetime) -> bytes:
         [_("Thời điểm chốt dữ liệu"), cutoff.astimezone(_vn()).strftime("%d/%m/%Y %H:%M") + f" ({VN_OFFSET_NOTE})"],
         [_("Lĩnh vực"), f.field or _("Tất cả")], [_("Phiếu khảo sát"), f.questionnaire or _("Tất cả")],
         [_("Kênh"), f.channel or _("Tất cả")], [_("Thủ tục"), f.procedure or _("Tất cả")], [_("Nguồn"), _(SOURCE_LABELS[f.source]) if f.source else _("Tất cả")],
-        [_("Chỉ tiêu lấy từ"), board.targets_origin],
+        [_("Chỉ tiêu lấy từ"), str(board.targets_origin)],
     ]
     for key, n in board.excluded.items():
         summary.append([_("Phiếu bị loại (gắn cờ chất lượng): {what}", what=key), n])

@@ -176,3 +176,17 @@ def test_a_local_higher_than_previous_target_is_judged_by_the_newcombe_interval(
     l0, u0 = proportion_confint(60, 100, alpha=0.10, method="wilson")
     low = 0.75 - 0.60 - math.sqrt((0.75 - l1) ** 2 + (u0 - 0.60) ** 2)
     assert row.verdict == ("dat" if low > 0 else "chua_du_co_so")
+
+
+def test_targets_origin_is_worded_when_shown_in_the_reader_language():
+    """A cached dashboard serves every language: the targets' origin is worded at display time."""
+    from datetime import datetime, timezone
+
+    from survey.i18n import outside_request
+    from survey.reporting.dashboard import TargetsOrigin
+
+    loaded = TargetsOrigin(37, datetime(2026, 12, 1, 4, 42, tzinfo=timezone.utc))
+    assert str(loaded) == "37 chỉ tiêu trong cơ sở dữ liệu, nạp lần cuối lúc 11:42 01/12/2026"
+    with outside_request("en"):
+        assert str(loaded) == "37 targets in the database, last loaded at 11:42 01/12/2026"
+    assert "targets/*.yaml" in str(TargetsOrigin(5, None)) and "chỉ tiêu" in str(TargetsOrigin(5, None))
