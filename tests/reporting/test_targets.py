@@ -104,7 +104,8 @@ def test_an_id_belongs_to_one_file(app, runner, tmp_path):
     assert stored(app)["xa-x1-2025-tthc"][0] == "b.yaml"
 
 
-def test_list_shows_vietnamese_columns(app, runner, tmp_path):
+def test_list_shows_vietnamese_columns(app, runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("LC_ALL", "vi_VN.UTF-8")
     empty = runner.invoke(args=["targets", "list"])
     assert empty.exit_code == 0 and "targets load" in empty.output
     runner.invoke(args=["targets", "load", str(write(tmp_path / "xa-x1.yaml", LOCAL))])
