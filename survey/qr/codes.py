@@ -7,6 +7,7 @@ away when printed 7 cm wide on an A6 card.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
 import qrcode
 from flask import current_app, has_request_context, request
@@ -67,19 +68,24 @@ def _matrix(data: str) -> list[list[bool]]:
     return code.get_matrix()
 
 
-def _svg(matrix: list[list[bool]], size: str | None = None) -> str:
-    n = len(matrix)
-    runs = []
+def dark_runs(matrix: list[list[bool]]) -> Iterator[tuple[int, int, int]]:
+    """(x, y, length) of every horizontal run of dark modules: one rectangle per run keeps an SVG
+    or a PDF content stream several times smaller than one per module."""
     for y, row in enumerate(matrix):
-        x = 0
+        x, n = 0, len(row)
         while x < n:
             if row[x]:
                 start = x
                 while x < n and row[x]:
                     x += 1
-                runs.append(f"M{start} {y}h{x - start}v1h-{x - start}z")
+                yield start, y, x - start
             else:
                 x += 1
+
+
+def _svg(matrix: list[list[bool]], size: str | None = None) -> str:
+    n = len(matrix)
+    runs = [f"M{x} {y}h{length}v1h-{length}z" for x, y, length in dark_runs(matrix)]
     dims = f' width="{size or SVG_SIZE}" height="{size or SVG_SIZE}"'
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {n} {n}"{dims} shape-rendering="crispEdges">'

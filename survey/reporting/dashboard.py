@@ -595,13 +595,8 @@ def _regroup(tallies: pd.DataFrame, tree: pd.DataFrame | None) -> pd.DataFrame:
     return tallies
 
 
-def window_units(session: Session, q: Questionnaire, f: Filters, unit: Unit, measure: str) -> pd.DataFrame | None:
-    """The chosen period's figures by unit of the subtree (rolled up the tree) on one measure, from one
-    read of the maintained counts; None when the measure needs the respondents (comprehensive)."""
-    if measure == "comprehensive":
-        return None
-    sel = Selection(q.key, since=f.period.since, until=f.period.until, unit=f.unit, field=f.field, source=f.source,
-                    by=("unit",), period=f.period.freq or "M")
+def _comparable(session: Session, q: Questionnaire, f: Filters, unit: Unit, sel: Selection):
+    """The scope of a selection over the unit's subtree and the item structure its versions share."""
     versions = session.scalars(select(QuestionnaireVersion).where(QuestionnaireVersion.key == q.key)
                                .order_by(QuestionnaireVersion.version)).all()
     field_id = session.scalar(select(Field.id).where(Field.code == f.field)) if f.field else None
@@ -610,6 +605,17 @@ def window_units(session: Session, q: Questionnaire, f: Filters, unit: Unit, mea
         structure, rollup, _note = comparable_structure(session, scope)
     except ReportError as exc:
         raise DashboardError(str(exc)) from None
+    return scope, structure, rollup
+
+
+def window_units(session: Session, q: Questionnaire, f: Filters, unit: Unit, measure: str) -> pd.DataFrame | None:
+    """The chosen period's figures by unit of the subtree (rolled up the tree) on one measure, from one
+    read of the maintained counts; None when the measure needs the respondents (comprehensive)."""
+    if measure == "comprehensive":
+        return None
+    sel = Selection(q.key, since=f.period.since, until=f.period.until, unit=f.unit, field=f.field, source=f.source,
+                    by=("unit",), period=f.period.freq or "M")
+    scope, structure, rollup = _comparable(session, q, f, unit, sel)
     only_item = measure == "overall_item"
     if only_item and rollup.overall_item is None:
         return pd.DataFrame(columns=["unit", "field", "level", "source"])
@@ -705,14 +711,7 @@ def trend(session: Session, q: Questionnaire, f: Filters, unit: Unit, measure: s
     since, until = periods[0].since, periods[-1].until
     sel = Selection(q.key, since=since, until=until, unit=f.unit, field=f.field, source=f.source,
                     by=("field", "period"), period=freq)
-    versions = session.scalars(select(QuestionnaireVersion).where(QuestionnaireVersion.key == q.key)
-                               .order_by(QuestionnaireVersion.version)).all()
-    field_id = session.scalar(select(Field.id).where(Field.code == f.field)) if f.field else None
-    scope = Scope(sel, q, tuple(versions), select(Unit.id).where(Unit.path.startswith(unit.path)), field_id)
-    try:
-        structure, rollup, _note = comparable_structure(session, scope)
-    except ReportError as exc:
-        raise DashboardError(str(exc)) from None
+    scope, structure, rollup = _comparable(session, q, f, unit, sel)
     only_item = measure == "overall_item"
     if only_item and rollup.overall_item is None:
         return []

@@ -25,7 +25,7 @@ from typing import IO
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
 
-from ..qr.codes import QUIET_ZONE
+from ..qr.codes import QUIET_ZONE, dark_runs
 
 FONT_FILES = {"regular": "DejaVuSerif.ttf", "bold": "DejaVuSerif-Bold.ttf", "mono": "DejaVuSansMono-Bold.ttf"}
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts"))
@@ -203,16 +203,7 @@ class Stamper:
         x0 = slot.x + (slot.width - side) / 2
         top = page_height - slot.top - (slot.height - side) / 2
         parts = [f"q 1 g {x0:.2f} {top - side:.2f} {side:.2f} {side:.2f} re f 0 g {module:.4f} 0 0 {-module:.4f} {x0:.2f} {top:.2f} cm\n"]
-        for y, row in enumerate(matrix):
-            x = 0
-            while x < n:
-                if row[x]:
-                    start = x
-                    while x < n and row[x]:
-                        x += 1
-                    parts.append(f"{start} {y} {x - start} 1 re\n")
-                else:
-                    x += 1
+        parts.extend(f"{x} {y} {length} 1 re\n" for x, y, length in dark_runs(matrix))
         parts.append("f Q\n")
         return "".join(parts)
 
