@@ -17,7 +17,8 @@ def test_reader_counts_and_downloads_microdata(live_server, page, tree, data, tm
     page.set_viewport_size(DESK)
     log_in(page, live_server.url, tree.users["reader"], PASSWORD)
     page.goto(f"{live_server.url}/staff/reports/11953?ky=year&gia_tri=2025")
-    page.get_by_role("link", name="Dữ liệu vi mô (đã ẩn danh)").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Dữ liệu vi mô (đã ẩn danh)").click()
     assert page.locator("h1").inner_text().startswith("Dữ liệu vi mô")
     assert axe_violations(page) == [], "before a questionnaire is chosen"
     page.get_by_label("Phiếu khảo sát").select_option(KEY)

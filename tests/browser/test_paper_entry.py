@@ -40,7 +40,8 @@ def test_two_paper_forms_keyed_by_keyboard(live_server, page, tree, sample_draws
             SampleMember.draw_id == draw_id, SampleMember.selected.is_(True)).order_by(SampleMember.respondent_code)).all()
     log_in(page, live_server.url, tree.users["coordinator"], PASSWORD)
     page.goto(f"{live_server.url}/staff/sampling/draws/{draw_id}")
-    page.get_by_role("link", name="Nhập phiếu giấy đã thu về").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Nhập phiếu giấy đã thu về").click()
     assert page.locator("#progress").inner_text().startswith("Đã trả lời 0/5")
     assert axe_violations(page) == []
     key_form(page, codes[0])
@@ -81,14 +82,17 @@ def test_settle_recheck_and_phone_pages_pass_axe(live_server, page, tree, sample
         code, phone_code = second.respondent_code, third.respondent_code
     log_in(page, live_server.url, tree.users["coordinator"], PASSWORD)
     page.goto(f"{live_server.url}/staff/sampling/draws/{draw_id}/entry")
-    page.get_by_role("link", name="1 phiếu đang chờ đối chiếu").click()
-    page.get_by_role("link", name=code).click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="1 phiếu đang chờ đối chiếu").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name=code).click()
     assert page.locator("tbody tr").count() == 1 and "Lần 1: 5 – " in page.locator("#item-overall").inner_text()
     assert axe_violations(page) == []
     page.goto(f"{live_server.url}/staff/sampling/draws/{draw_id}/recheck")
     assert page.locator("tbody tr").count() == 1
     assert axe_violations(page) == []
     page.goto(f"{live_server.url}/staff/sampling/draws/{draw_id}")
-    page.get_by_role("link", name=phone_code).click()
+    with page.expect_navigation():
+        page.get_by_role("link", name=phone_code).click()
     assert "0912000000" in page.content()
     assert axe_violations(page) == []

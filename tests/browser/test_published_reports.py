@@ -20,7 +20,8 @@ def test_published_reports_page_is_accessible(live_server, page, tree, app, tmp_
     page.set_viewport_size(DESK)
     log_in(page, live_server.url, tree.users["reader"], PASSWORD)
     page.goto(f"{live_server.url}/staff/reports/11953?ky=year&gia_tri=2025")
-    page.get_by_role("link", name="Công bố báo cáo").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Công bố báo cáo").click()
     assert page.locator("h1").inner_text().startswith("Báo cáo đã công bố")
     assert "Đơn vị chưa công bố báo cáo nào." in page.content()
     assert axe_violations(page) == [], "empty list"

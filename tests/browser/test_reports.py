@@ -44,7 +44,8 @@ def test_reader_filters_reads_the_verdict_and_downloads_the_workbook(live_server
     ws = load_workbook(io.BytesIO(path.read_bytes()))["Theo lĩnh vực"]
     first = [c.value for c in ws[2]]
     assert f"{100 * first[6]:.1f}%".replace(".", ",") == shown_pct and first[12] == verdict
-    page.get_by_role("link", name="Ý kiến của người dân").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Ý kiến của người dân").click()
     assert page.locator("h1").inner_text().startswith("Ý kiến của người dân")
     assert axe_violations(page) == []
     assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
