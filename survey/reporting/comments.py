@@ -1,5 +1,6 @@
 """Citizens' comments (free-text answers) for readers: found by unit subtree, period, field,
-questionnaire and score, and masked before anyone sees them.
+questionnaire, channel, source, procedure and score (the dashboard's filters, so a filtered page,
+its comments and its PDF speak of the same answers), and masked before anyone sees them.
 
 `mask` is pure and runs on every comment before it leaves this module: citizens write their
 phone number, ID number or e-mail into the comment box ("gọi lại cho tôi 0912 345 678"), and a
@@ -16,10 +17,12 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from .. import catalog
+from ..i18n import _
 from ..models import (
     Answer,
     CommentReview,
     Field,
+    Procedure,
     QuestionnaireVersion,
     Response,
     ResponseFlag,
@@ -120,6 +123,12 @@ def find(session: Session, f: Filters, score: int | None = None, page: int = 1) 
         query = query.where(Response.source == f.source)
     if f.channel:
         query = query.where(Response.channel == f.channel)
+    if f.procedure:  # as the figures: the procedure the response carries (its dossier link's, or an import's)
+        procedure = session.scalar(select(Procedure.id).where(Procedure.code == f.procedure))
+        if procedure is None:
+            raise DashboardError(_("Không có thủ tục mã “{code}”: chọn thủ tục trong danh sách hoặc bỏ bộ lọc thủ tục.",
+                                   code=f.procedure[:60]))
+        query = query.where(Response.procedure_id == procedure)
     if score is not None:
         query = query.where(overall.code == score)
     rows = session.execute(query.order_by(Response.submitted_at.desc(), Answer.id.desc())

@@ -182,5 +182,6 @@ def comment_reviewed(code: str):
     audit.record(db, "comment_reviewed", actor=me(), unit=unit, target=f"answer {answer_id}")
     db.commit()
     flash(_("Đã đánh dấu ý kiến là đã xem."), "success")
-    back = {k: v for k, v in request.args.items() if k in ("ky", "gia_tri", "tu", "den", "linh_vuc", "phieu", "diem", "trang")}
+    back = {k: v for k, v in request.args.items()
+            if k in ("ky", "gia_tri", "tu", "den", "linh_vuc", "phieu", "kenh", "nguon", "thu_tuc", "diem", "trang")}
     return redirect(url_for("staff_reports.comments", code=code, **back))
