@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import registry_app  # noqa: E402
 from survey.db import get_session  # noqa: E402
-from survey.models import Field, PosterJob  # noqa: E402
+from survey.models import Field, Job  # noqa: E402
 from survey.registry import units  # noqa: E402
 from survey.staff import accounts, scope  # noqa: E402
 
@@ -64,7 +64,7 @@ def main() -> None:
             html = client.get(page).get_data(as_text=True)
             latencies.append(time.perf_counter() - t)
             with app.app_context():
-                job = get_session().get(PosterJob, job_id)
+                job = get_session().get(Job, job_id)
                 state, done, total = job.state, job.done, job.total
             now = time.perf_counter() - t0
             if now >= next_mark:

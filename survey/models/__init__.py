@@ -1,7 +1,7 @@
 """Typed models, split by subject. Importing this package registers every table on Base."""
 from .comments import CommentReview
 from .counts import AnswerCount, CountWatermark, ResponseSignature
-from .jobs import PosterJob
+from .jobs import Job
 from .entry import DrawEntryOption, PaperKeying, PaperRecheck, StaffEntry
 from .published import PublishedReport
 from .questionnaire import QuestionnaireVersion
@@ -13,6 +13,6 @@ from .targets import PlanTarget
 from .tokens import DossierToken, RateCounter
 
 __all__ = [
-    "Answer", "AuditEvent", "CommentReview", "FrameDossier", "FrameImport", "FrameSource", "SampleDesign", "SampleDraw", "SampleMember", "RoleGrant", "StaffUser", "AnswerCount", "CountWatermark", "Counter", "DossierToken", "DrawEntryOption", "PaperKeying", "PaperRecheck", "StaffEntry", "Field", "IdempotencyKey", "Procedure", "QuestionnaireVersion",
-    "PlanTarget", "PosterJob", "PublishedReport", "RateCounter", "Response", "ResponseFlag", "ResponseSignature", "Unit", "UnitCredential", "counter_fields",
+    "Answer", "AuditEvent", "CommentReview", "FrameDossier", "FrameImport", "FrameSource", "SampleDesign", "SampleDraw", "SampleMember", "RoleGrant", "StaffUser", "AnswerCount", "CountWatermark", "Counter", "DossierToken", "DrawEntryOption", "PaperKeying", "PaperRecheck", "StaffEntry", "Field", "IdempotencyKey", "Procedure", "QuestionnaireVersion", "Job",
+    "PlanTarget", "PublishedReport", "RateCounter", "Response", "ResponseFlag", "ResponseSignature", "Unit", "UnitCredential", "counter_fields",
 ]

@@ -1,4 +1,5 @@
-"""Background jobs the staff side starts and watches: today, poster PDFs for a unit subtree.
+"""Background jobs the staff side starts and watches: poster PDFs for a unit subtree (`posters`)
+and frame imports (`frame_import`), one table and one mechanism (survey/staff/jobs.py).
 
 The state lives in the database (not in a worker's memory) so any app server can show a job's
 progress and notice one that died with its server: `heartbeat_at` moves while it runs."""
@@ -15,19 +16,21 @@ from .registry import Unit
 from .staff import StaffUser
 
 
-class PosterJob(Base):
-    """One poster PDF being laid out. `state`: queued → running → done | failed."""
+class Job(Base):
+    """One background job of a `kind`. `state`: queued → running → done | failed."""
 
-    __tablename__ = "poster_jobs"
+    __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="posters", server_default="posters", index=True)
     state: Mapped[str] = mapped_column(String(10), default="queued", index=True)
     done: Mapped[int] = mapped_column(Integer, default=0)
-    total: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)  # 0: not known (yet)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    options: Mapped[str | None] = mapped_column(Text)  # JSON: {"size": "a6"}
-    result_path: Mapped[str | None] = mapped_column(String(400))  # relative to the instance folder
+    options: Mapped[str | None] = mapped_column(Text)  # JSON, the kind's input: {"size": "a6"}, {"source": …}
+    result: Mapped[str | None] = mapped_column(Text)  # JSON, the kind's output: {"import_id": 7}
+    result_path: Mapped[str | None] = mapped_column(String(400))  # a file under the kind's instance folder
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

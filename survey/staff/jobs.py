@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from ..db import get_session
 from ..i18n import N_
-from ..models import PosterJob, StaffUser, Unit
+from ..models import Job, StaffUser, Unit
 from ..qr import codes, posters
 
 log = logging.getLogger(__name__)
@@ -64,11 +64,11 @@ def folder(app: Flask) -> Path:
     return path
 
 
-def size_of(job: PosterJob) -> str:
+def size_of(job: Job) -> str:
     return json.loads(job.options or "{}").get("size", "a6")
 
 
-def create(session: Session, user: StaffUser, unit: Unit, size: str, base: str) -> PosterJob:
+def create(session: Session, user: StaffUser, unit: Unit, size: str, base: str) -> Job:
     """A queued job for the active counters of `unit`'s subtree (none: JobError). `base` is the
     public address taken in the request (codes.base_url), as the synchronous download uses."""
     if size not in posters.SIZES:
@@ -76,7 +76,7 @@ def create(session: Session, user: StaffUser, unit: Unit, size: str, base: str) 
     total = len(posters.counters_under(session, unit))
     if not total:
         raise JobError(N_("Đơn vị này và các đơn vị cấp dưới chưa có quầy nào đang hoạt động."))
-    job = PosterJob(state="queued", done=0, total=total, user_id=user.id, unit_id=unit.id,
+    job = Job(state="queued", done=0, total=total, user_id=user.id, unit_id=unit.id,
                     options=json.dumps({"size": size, "base": base}), created_at=now())
     session.add(job)
     session.flush()
@@ -92,7 +92,7 @@ def start(app: Flask, job_id: int) -> None:
 
 def _beat(session: Session, job_id: int, **values: object) -> bool:
     """Update a running job; False when it is no longer running (reaped meanwhile)."""
-    result = session.execute(update(PosterJob).where(PosterJob.id == job_id, PosterJob.state == "running")
+    result = session.execute(update(Job).where(Job.id == job_id, Job.state == "running")
                              .values(heartbeat_at=now(), **values))
     session.commit()
     return result.rowcount == 1
@@ -103,7 +103,7 @@ def run(app: Flask, job_id: int) -> str:
     app context and session, so it can be a thread, a CLI command or a test."""
     with app.app_context():
         session = get_session()
-        claimed = session.execute(update(PosterJob).where(PosterJob.id == job_id, PosterJob.state == "queued")
+        claimed = session.execute(update(Job).where(Job.id == job_id, Job.state == "queued")
                                   .values(state="running", started_at=now(), heartbeat_at=now()))
         session.commit()
         if claimed.rowcount != 1:
@@ -122,7 +122,7 @@ def _tick(app: Flask, job_id: int, stop: threading.Event) -> None:
         session = get_session()
         while not stop.wait(float(app.config.get("STAFF_POSTER_JOB_HEARTBEAT", HEARTBEAT_SECONDS))):
             try:
-                session.execute(update(PosterJob).where(PosterJob.id == job_id, PosterJob.state == "running")
+                session.execute(update(Job).where(Job.id == job_id, Job.state == "running")
                                 .values(heartbeat_at=now()))
                 session.commit()
             except Exception:  # a busy database: the next beat will do
@@ -132,7 +132,7 @@ def _tick(app: Flask, job_id: int, stop: threading.Event) -> None:
 
 def _layout(app: Flask, session: Session, job_id: int) -> str:
     """Claimed job → its PDF; returns the final state."""
-    job = session.get(PosterJob, job_id)
+    job = session.get(Job, job_id)
     target = folder(app) / f"job-{job.id}-{size_of(job)}.pdf"
     partial = target.with_suffix(".part")
     try:
@@ -152,7 +152,7 @@ def _layout(app: Flask, session: Session, job_id: int) -> str:
         posters.write_pdf(items, size_of(job), partial, progress=progress, chunk=int(app.config.get("STAFF_POSTER_JOB_CHUNK", CHUNK)))
         os.chmod(partial, 0o600)
         os.replace(partial, target)
-        finished = session.execute(update(PosterJob).where(PosterJob.id == job_id, PosterJob.state == "running").values(
+        finished = session.execute(update(Job).where(Job.id == job_id, Job.state == "running").values(
             state="done", done=len(items), total=len(items), result_path=target.name, finished_at=now(), heartbeat_at=now()))
         session.commit()
         if finished.rowcount != 1:
@@ -174,7 +174,7 @@ class _Cancelled(Exception):
 
 
 def _fail(session: Session, job_id: int, message: str) -> str:
-    session.execute(update(PosterJob).where(PosterJob.id == job_id, PosterJob.state.in_(("queued", "running")))
+    session.execute(update(Job).where(Job.id == job_id, Job.state.in_(("queued", "running")))
                     .values(state="failed", error=message, finished_at=now()))
     session.commit()
     return "failed"
@@ -184,9 +184,9 @@ def reap(session: Session, stale_after: timedelta = STALE_AFTER) -> int:
     """Mark failed every job whose worker went silent (a restart, a killed process): a running job
     without a heartbeat for `stale_after`, a queued one never started within it. Returns how many."""
     cutoff = now() - stale_after
-    result = session.execute(update(PosterJob).where(or_(
-        (PosterJob.state == "running") & (PosterJob.heartbeat_at < cutoff),
-        (PosterJob.state == "queued") & (PosterJob.created_at < cutoff),
+    result = session.execute(update(Job).where(or_(
+        (Job.state == "running") & (Job.heartbeat_at < cutoff),
+        (Job.state == "queued") & (Job.created_at < cutoff),
     )).values(state="failed", error=INTERRUPTED, finished_at=now()).execution_options(synchronize_session=False))
     return result.rowcount or 0
 
@@ -196,7 +196,7 @@ def purge(session: Session, app: Flask, days: int | None = None) -> int:
     Returns how many files were deleted."""
     days = int(app.config.get("POSTER_JOB_DAYS", KEEP_DAYS)) if days is None else days
     cutoff = now() - timedelta(days=days)
-    old = session.scalars(select(PosterJob).where(PosterJob.result_path.is_not(None), PosterJob.finished_at < cutoff)).all()
+    old = session.scalars(select(Job).where(Job.result_path.is_not(None), Job.finished_at < cutoff)).all()
     removed = 0
     for job in old:
         path = result_file(app, job)
@@ -207,7 +207,7 @@ def purge(session: Session, app: Flask, days: int | None = None) -> int:
     return removed
 
 
-def result_file(app: Flask, job: PosterJob) -> Path | None:
+def result_file(app: Flask, job: Job) -> Path | None:
     """The job's PDF, or None when it has none (not done yet, or deleted after KEEP_DAYS)."""
     if not job.result_path or "/" in job.result_path or job.result_path.startswith("."):
         return None
@@ -215,10 +215,10 @@ def result_file(app: Flask, job: PosterJob) -> Path | None:
     return path if path.is_file() else None
 
 
-def recent(session: Session, unit: Unit, limit: int = 5) -> list[PosterJob]:
+def recent(session: Session, unit: Unit, limit: int = 5) -> list[Job]:
     """The unit's latest jobs (its own, not its subtree's: each page lists the jobs started there)."""
-    return list(session.scalars(select(PosterJob).where(PosterJob.unit_id == unit.id)
-                                .order_by(PosterJob.id.desc()).limit(limit)))
+    return list(session.scalars(select(Job).where(Job.unit_id == unit.id)
+                                .order_by(Job.id.desc()).limit(limit)))
 
 
 def app_of() -> Flask:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ..db import get_session
 from ..errors import abort_with
 from ..i18n import _
-from ..models import PosterJob, Unit
+from ..models import Job, Unit
 from ..qr import codes
 from . import audit, jobs
 from .forms import ActionForm
@@ -20,7 +20,7 @@ from .scope import require
 
 
 def unit_of_job(session: Session, job_id: int, **_: object) -> Unit | None:
-    job = session.get(PosterJob, job_id)
+    job = session.get(Job, job_id)
     return job.unit if job is not None else None
 
 
@@ -56,7 +56,7 @@ def poster_job(job_id: int):
     db = get_session()
     if jobs.reap(db):
         db.commit()
-    job = db.get(PosterJob, job_id)
+    job = db.get(Job, job_id)
     db.refresh(job)
     ready = job.state == "done" and jobs.result_file(jobs.app_of(), job) is not None
     percent = int(100 * job.done / job.total) if job.total else 0
@@ -69,7 +69,7 @@ def poster_job(job_id: int):
 @require("manage_registry", unit=unit_of_job)
 def poster_job_download(job_id: int):
     db = get_session()
-    job = db.get(PosterJob, job_id)
+    job = db.get(Job, job_id)
     path = jobs.result_file(jobs.app_of(), job) if job.state == "done" else None
     if path is None:
         abort_with(404, _("Tệp áp phích chưa sẵn sàng hoặc đã bị xoá sau {n} ngày; vui lòng tạo lại.",
@@ -84,7 +84,7 @@ def poster_job_download(job_id: int):
 @bp.post("/poster-jobs/<int:job_id>/again")
 @require("manage_registry", unit=unit_of_job)
 def poster_job_again(job_id: int):
-    job = get_session().get(PosterJob, job_id)
+    job = get_session().get(Job, job_id)
     if job.state in ("queued", "running"):
         flash(_("Công việc này vẫn đang chạy."), "info")
         return redirect(url_for(".poster_job", job_id=job.id))

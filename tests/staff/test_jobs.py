@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from survey.db import engine, get_session
-from survey.models import Counter, Field, PosterJob, Unit
+from survey.models import Counter, Field, Job, Unit
 from survey.registry import units
 from survey.staff import jobs
 from tests.qrkit import BASE, decode_image, pdf_pages
@@ -26,7 +26,7 @@ def poster_jobs(app, tree):
         session = get_session()
         for name, code in (("job_a", tree.commune_a), ("job_b", tree.commune_b)):
             unit = session.scalar(select(Unit).where(Unit.code == code))
-            job = PosterJob(state="done", done=1, total=1, unit_id=unit.id, options=json.dumps({"size": "a6"}),
+            job = Job(state="done", done=1, total=1, unit_id=unit.id, options=json.dumps({"size": "a6"}),
                             result_path=f"fake-{code}.pdf", finished_at=datetime.now(UTC))
             session.add(job)
             session.flush()
@@ -58,9 +58,9 @@ def job_id_of(resp) -> int:
     return int(resp.headers["Location"].rstrip("/").rsplit("/", 1)[1])
 
 
-def state_of(app, job_id: int) -> PosterJob:
+def state_of(app, job_id: int) -> Job:
     with app.app_context():
-        job = get_session().get(PosterJob, job_id)
+        job = get_session().get(Job, job_id)
         get_session().expunge(job)
         return job
 
@@ -77,7 +77,7 @@ def test_job_runs_to_completion_with_rising_progress_and_its_pdf_decodes(manual,
     def watched(session, jid, **values):
         ok = beat(session, jid, **values)
         with engine().connect() as conn:
-            seen.append(conn.scalar(select(PosterJob.done).where(PosterJob.id == jid)))
+            seen.append(conn.scalar(select(Job.done).where(Job.id == jid)))
         return ok
 
     monkeypatch.setattr(jobs, "_beat", watched)
@@ -126,7 +126,7 @@ def test_a_stale_running_job_is_shown_failed_and_runs_again(manual, tree, as_rol
     client = as_role("unit_admin")
     job_id = job_id_of(start(client))
     with manual.app_context():
-        job = get_session().get(PosterJob, job_id)
+        job = get_session().get(Job, job_id)
         job.state, job.heartbeat_at = "running", datetime.now(UTC) - timedelta(minutes=6)
         get_session().commit()
     page = client.get(f"/staff/poster-jobs/{job_id}").get_data(as_text=True)
@@ -144,9 +144,9 @@ def test_a_live_job_is_not_reaped_and_a_queued_one_never_started_is(manual, as_r
     live, forgotten = job_id_of(start(client)), job_id_of(start(client))
     with manual.app_context():
         session = get_session()
-        session.get(PosterJob, live).state = "running"
-        session.get(PosterJob, live).heartbeat_at = datetime.now(UTC) - timedelta(minutes=1)
-        session.get(PosterJob, forgotten).created_at = datetime.now(UTC) - timedelta(minutes=6)
+        session.get(Job, live).state = "running"
+        session.get(Job, live).heartbeat_at = datetime.now(UTC) - timedelta(minutes=1)
+        session.get(Job, forgotten).created_at = datetime.now(UTC) - timedelta(minutes=6)
         session.commit()
         assert jobs.reap(session) == 1
         session.commit()
@@ -159,8 +159,8 @@ def test_files_older_than_the_keep_days_are_deleted(manual, as_role):
     assert jobs.run(manual, old) == "done" and jobs.run(manual, new) == "done"
     with manual.app_context():
         session = get_session()
-        session.get(PosterJob, old).finished_at = datetime.now(UTC) - timedelta(days=8)
-        old_file = jobs.folder(manual) / session.get(PosterJob, old).result_path
+        session.get(Job, old).finished_at = datetime.now(UTC) - timedelta(days=8)
+        old_file = jobs.folder(manual) / session.get(Job, old).result_path
         assert jobs.purge(session, manual) == 1
         session.commit()
     assert not old_file.exists() and state_of(manual, old).result_path is None
@@ -180,7 +180,7 @@ def test_bad_size_and_a_subtree_without_counters_are_refused(manual, tree, as_ro
     resp = start(client, code="EMPTY1")
     assert resp.status_code == 422 and "chưa có quầy" in resp.get_data(as_text=True)
     with manual.app_context():
-        assert not get_session().scalars(select(PosterJob)).all()
+        assert not get_session().scalars(select(Job)).all()
 
 
 def test_the_heartbeat_moves_while_the_pdf_is_written_without_progress(manual, as_role, monkeypatch):
@@ -191,11 +191,11 @@ def test_the_heartbeat_moves_while_the_pdf_is_written_without_progress(manual, a
 
     def slow_write(items, size, target, progress=None, chunk=50):  # no progress calls at all
         with engine().connect() as conn:
-            first = conn.scalar(select(PosterJob.heartbeat_at).where(PosterJob.id == job_id))
+            first = conn.scalar(select(Job.heartbeat_at).where(Job.id == job_id))
         waited = threading.Event()
         for _ in range(250):  # until the ticker has beaten twice (at most 5 s)
             with engine().connect() as conn:
-                beat = conn.scalar(select(PosterJob.heartbeat_at).where(PosterJob.id == job_id))
+                beat = conn.scalar(select(Job.heartbeat_at).where(Job.id == job_id))
             if beat != first and beat not in beats:
                 beats.append(beat)
             if len(beats) >= 2:
