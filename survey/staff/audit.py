@@ -48,6 +48,7 @@ ACTIONS = {
     "personal_data_viewed": N_("Xem dữ liệu cá nhân"),
     "sample_drawn": N_("Chọn mẫu"),
     "recheck_drawn": N_("Chọn phiếu phúc tra"),
+    "frame_import_started": N_("Bắt đầu nhập khung mẫu trong nền"),
     "frame_imported": N_("Nhập khung mẫu"),
     "frame_purged": N_("Xoá dữ liệu cá nhân quá hạn lưu của khung mẫu"),
     "comment_reviewed": N_("Đánh dấu đã xem ý kiến người dân"),
