@@ -4,13 +4,15 @@ Sizes are computed unrounded and rounded up once, at the end, so that the finite
 correction and the response-rate inflation do not each add a respondent. Allocation never
 exceeds a stratum's population and sums exactly to the total by largest-remainder rounding.
 Selection orders each stratum by sha256(f"{seed}:{dossier_id}"): anyone holding the frame and
-the seed can redo it by hand, and the ranks after n_h are the ordered reserve list.
+the seed can redo it by hand, and the ranks after n_h are the ordered reserve list. `select` says
+it plainly on a DataFrame; `selection_words` and `first_ranks` give the same order on a
+million-row frame in a fraction of a second (numpy on the digests, no DataFrame of strings).
 """
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -155,3 +157,29 @@ def select(
     selected = rank <= keyed[size]
     reserve = (rank - keyed[size]).where(~selected).astype("Int64")
     return keyed.assign(rank=rank, selected=selected, reserve_rank=reserve).drop(columns=[size])
+
+
+def selection_words(seed: str, ids: Iterable[str]) -> np.ndarray:
+    """sha256(seed ":" id) of each id as an (n, 4) array of big-endian uint64 words: comparing the
+    rows word by word is comparing the digests (and their hex, the published key) byte by byte."""
+    prefix, sha256 = f"{seed}:".encode(), hashlib.sha256
+    digests = b"".join([sha256(prefix + str(i).encode()).digest() for i in ids])
+    return np.frombuffer(digests, dtype=">u8").reshape(-1, 4)
+
+
+def first_ranks(strata: np.ndarray, words: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, ranks) of the first keep[s] rows of each stratum s in digest order, by stratum
+    then rank: the head of `select`'s order without sorting strings. `strata` holds each row's
+    stratum number 0..len(keep)-1, `words` its `selection_words`. Rows are sorted on the first word
+    (radix-sorted by stratum after); should two rows of a stratum share it, all four words decide."""
+    strata = np.asarray(strata).astype(np.int16 if len(keep) < 2**15 else np.int64)
+    by_key = np.argsort(words[:, 0], kind="stable")
+    order = by_key[np.argsort(strata[by_key], kind="stable")]
+    s, first = strata[order], words[order, 0]
+    if ((s[1:] == s[:-1]) & (first[1:] == first[:-1])).any():  # about 1 in 10^7 draws of a million rows
+        order = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0], strata))
+        s = strata[order]
+    starts = np.searchsorted(s, np.arange(len(keep)))
+    rank = np.arange(1, len(s) + 1) - starts[s]
+    take = rank <= np.asarray(keep)[s]
+    return order[take], rank[take]

@@ -1,5 +1,7 @@
 """The draw, reproducible anywhere: each stratum ordered by sha256(seed ":" dossier code), the
-first n_h selected, the next ranks the ordered reserve list (analysis.sampling.select).
+first n_h selected, the next ranks the ordered reserve list (analysis.sampling.select says it on a
+DataFrame; the draw uses its numpy twin, first_ranks, and reads the frame as bare columns: a
+million-row frame draws and verifies in seconds).
 
 A draw records the seed, the algorithm, a checksum of the frame it was drawn from (sha256 of
 the frame's lines "dossier|unit|field|YYYY-MM-DD" sorted by dossier code, so the row order of
@@ -12,12 +14,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import insert, select
+from sqlalchemy import String, cast, func, insert, select
 from sqlalchemy.orm import Session
 
-from analysis.sampling import select as ordered_selection
+from analysis.sampling import first_ranks, selection_words
 
 from ..i18n import _
 from ..models import Field, FrameDossier, SampleDesign, SampleDraw, SampleMember, Unit
@@ -35,35 +39,78 @@ def new_seed() -> str:
     return secrets.token_hex(8)
 
 
-def frame_of(session: Session, design: SampleDesign) -> pd.DataFrame:
-    """The design's frame, one row per dossier: id, dossier_code, unit, field (stratum keys), line."""
+@dataclass
+class Frame:
+    """A design's frame as columns, one row per dossier: what the draw and the checksum read and no
+    more (a million rows as a DataFrame of strings took seconds and a gigabyte)."""
+
+    ids: np.ndarray  # frame_dossiers.id
+    codes: list[str]  # dossier codes
+    strata: np.ndarray  # each row's stratum: an index into `labels`
+    labels: list[tuple[str, str]]  # (unit, field) of each stratum, sorted; "*" where the design pools
+    lines: list[str]  # "dossier|unit|field|YYYY-MM-DD", what the checksum hashes
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+def frame_of(session: Session, design: SampleDesign) -> Frame:
+    """The design's frame in one lean query (Core rows, the line built by the database), in
+    dossier-code order so the checksum's sort has little left to do (its result never depends on it)."""
     unit = session.get(Unit, design.unit_id)
-    rows = session.connection().execute(  # Core rows: the ORM's row loading doubled the time
-        select(FrameDossier.id, FrameDossier.dossier_code, Unit.code, Field.code, FrameDossier.completed_on)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    day = func.to_char(FrameDossier.completed_on, "YYYY-MM-DD") if postgres else cast(FrameDossier.completed_on, String)
+    code = FrameDossier.dossier_code.collate("C") if postgres else FrameDossier.dossier_code
+    line = FrameDossier.dossier_code + "|" + Unit.code + "|" + Field.code + "|" + day
+    rows = session.connection().execute(
+        select(FrameDossier.id, FrameDossier.dossier_code, FrameDossier.unit_id, FrameDossier.field_id, line)
         .join(Unit, Unit.id == FrameDossier.unit_id).join(Field, Field.id == FrameDossier.field_id)
         .where(Unit.path.startswith(unit.path), FrameDossier.completed_on >= design.period_start,
-               FrameDossier.completed_on <= design.period_end)
+               FrameDossier.completed_on <= design.period_end).order_by(code)
     ).all()
-    names = ["id", "dossier_code", "unit_code", "field_code", "completed_on"]
-    columns = list(zip(*rows)) or [()] * len(names)  # by column: a DataFrame from a million Row objects takes seconds
-    frame = pd.DataFrame({name: pd.Series(list(values), dtype="int64" if name == "id" else object)
-                          for name, values in zip(names, columns)})
-    return frame.assign(unit=ANY if design.strata == "field" else frame["unit_code"],
-                        field=ANY if design.strata == "unit" else frame["field_code"])
+    ids, codes, unit_ids, field_ids, lines = (list(c) for c in zip(*rows)) if rows else ([], [], [], [], [])
+    width = max(field_ids, default=0) + 1
+    pairs, inverse = np.unique(np.array(unit_ids, dtype=np.int64) * width + np.array(field_ids, dtype=np.int64),
+                               return_inverse=True)
+    unit_codes = dict(session.execute(select(Unit.id, Unit.code).where(Unit.path.startswith(unit.path))).all())
+    field_codes = dict(session.execute(select(Field.id, Field.code)).all())
+    pair_labels = [(ANY if design.strata == "field" else unit_codes[u], ANY if design.strata == "unit" else field_codes[f])
+                   for u, f in zip(*(part.tolist() for part in divmod(pairs, width)))]
+    labels = sorted(set(pair_labels))
+    number = {label: i for i, label in enumerate(labels)}
+    strata = np.array([number[label] for label in pair_labels], dtype=np.int64)[inverse.reshape(-1)]
+    return Frame(np.array(ids, dtype=np.int64), codes, strata, labels, lines)
 
 
-def frame_checksum(frame: pd.DataFrame) -> str:
+def frame_checksum(frame: Frame) -> str:
     """sha256 of the frame's lines sorted by dossier code: the same frame, whatever its row order."""
-    lines = sorted(f"{c}|{u}|{f}|{d.isoformat()}" for c, u, f, d in
-                   zip(*(frame[k].tolist() for k in ("dossier_code", "unit_code", "field_code", "completed_on"))))
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return hashlib.sha256("\n".join(sorted(frame.lines)).encode()).hexdigest()
 
 
-def ranked(frame: pd.DataFrame, design: SampleDesign, seed: str) -> pd.DataFrame:
-    """Every dossier of the frame with its stratum rank, `selected` and `reserve_rank`."""
-    counts = frame.groupby(["unit", "field"], as_index=False).size().rename(columns={"size": "N"})
+class Pick(NamedTuple):
+    """A dossier at the head of its stratum's order: selected (rank ≤ n_h) or a reserve."""
+
+    dossier_id: int
+    dossier_code: str
+    unit: str
+    field: str
+    rank: int
+    selected: bool
+    reserve_rank: int | None
+
+
+def ranked(frame: Frame, design: SampleDesign, seed: str) -> list[Pick]:
+    """The head of each stratum's order, ranks 1..n_h + max(n_h, RESERVE_MIN), by stratum and rank."""
+    counts = pd.DataFrame({"unit": [u for u, _f in frame.labels], "field": [f for _u, f in frame.labels],
+                           "N": np.bincount(frame.strata, minlength=len(frame.labels))})
     alloc = allocation(counts, Params.of(design))
-    return ordered_selection(frame, alloc, seed=seed, by=["unit", "field"], id_column="dossier_code", size="n")
+    wanted = dict(zip(zip(alloc["unit"], alloc["field"]), alloc["n"].tolist()))
+    n_h = np.array([wanted[label] for label in frame.labels], dtype=np.int64)
+    rows, rank = first_ranks(frame.strata, selection_words(seed, frame.codes), n_h + np.maximum(n_h, RESERVE_MIN))
+    quota = n_h[frame.strata[rows]]
+    return [Pick(d, frame.codes[i], *frame.labels[s], k, k <= n, None if k <= n else k - n)
+            for i, d, s, k, n in zip(rows.tolist(), frame.ids[rows].tolist(), frame.strata[rows].tolist(),
+                                     rank.tolist(), quota.tolist())]
 
 
 def draw(session: Session, design: SampleDesign, seed: str | None = None, actor_login: str | None = None) -> SampleDraw:
@@ -72,23 +119,16 @@ def draw(session: Session, design: SampleDesign, seed: str | None = None, actor_
     if not seed.isascii() or not seed.isprintable() or not 1 <= len(seed) <= 64:
         raise DrawError(_("Hạt giống (seed): 1–64 ký tự ASCII in được."))
     frame = frame_of(session, design)
-    if frame.empty:
+    if not len(frame):
         raise DrawError(_("Khung mẫu không có hồ sơ nào trong kỳ và đơn vị đã chọn: hãy nhập danh sách hồ sơ trước."))
-    result = ranked(frame, design, seed)
-    n_h = result.groupby(["unit", "field"])["selected"].transform("sum")
-    keep = result["selected"] | (result["reserve_rank"].fillna(0).astype(int) <= n_h.clip(lower=RESERVE_MIN))
-    kept = result[keep].sort_values(["unit", "field", "rank"], ignore_index=True)
+    picks = ranked(frame, design, seed)
     row = SampleDraw(design_id=design.id, seed=seed, algorithm=ALGORITHM, frame_sha256=frame_checksum(frame),
-                     frame_size=len(frame), selected=int(result["selected"].sum()), actor_login=actor_login)
+                     frame_size=len(frame), selected=sum(p.selected for p in picks), actor_login=actor_login)
     session.add(row)
     session.flush()
-    reserve = kept["reserve_rank"].astype(object).where(kept["reserve_rank"].notna(), None).tolist()
-    members = [
-        {"draw_id": row.id, "dossier_id": int(d), "respondent_code": f"M{row.id}-{i:06d}", "stratum": f"{u}|{f}",
-         "rank": int(k), "selected": bool(s), "reserve_rank": None if r is None else int(r), "status": "drawn"}
-        for i, (d, u, f, k, s, r) in enumerate(zip(kept["id"].tolist(), kept["unit"].tolist(), kept["field"].tolist(),
-                                                   kept["rank"].tolist(), kept["selected"].tolist(), reserve), 1)
-    ]
+    members = [{"draw_id": row.id, "dossier_id": p.dossier_id, "respondent_code": f"M{row.id}-{i:06d}",
+                "stratum": f"{p.unit}|{p.field}", "rank": p.rank, "selected": p.selected,
+                "reserve_rank": p.reserve_rank, "status": "drawn"} for i, p in enumerate(picks, 1)]
     for start in range(0, len(members), 5000):  # Core: the ORM's bulk insert split rows with and without a reserve rank
         session.execute(insert(SampleMember.__table__), members[start:start + 5000])
     return row
@@ -106,8 +146,7 @@ def verify(session: Session, row: SampleDraw) -> Verification:
     design = session.get(SampleDesign, row.design_id)
     frame = frame_of(session, design)
     same_frame = frame_checksum(frame) == row.frame_sha256
-    result = ranked(frame, design, row.seed) if not frame.empty else frame.assign(rank=[], selected=[], reserve_rank=[])
-    derived = {(c, int(k)) for c, k, s in zip(result["dossier_code"], result["rank"], result["selected"]) if s}
+    derived = {(p.dossier_code, p.rank) for p in ranked(frame, design, row.seed) if p.selected}
     stored = {(c, k) for c, k in session.execute(
         select(FrameDossier.dossier_code, SampleMember.rank).join(FrameDossier, FrameDossier.id == SampleMember.dossier_id)
         .where(SampleMember.draw_id == row.id, SampleMember.selected.is_(True)))}
