@@ -1,5 +1,5 @@
-"""The coordinators' pages (`/staff/sampling`): import a frame (upload → column mapping →
-validation report), see the frame (personal data audited), design a sample with a preview per
+"""The coordinators' pages (`/staff/sampling`): import a frame (upload → column mapping → a
+background job with its progress → validation report; frame_jobs.py), see the frame (personal data audited), design a sample with a preview per
 stratum, draw it, and download the fieldwork list (audited). Every route is scoped with
 `scope.require("manage_samples" | "personal_data", unit=...)`. Views are thin: parse, call the
 domain module, commit once.
@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session
 from ..db import get_session
 from ..errors import abort_with
 from ..i18n import _, get_locale
-from ..models import Field, FrameDossier, FrameImport, SampleDesign, SampleDraw, Unit
+from ..models import Field, FrameDossier, FrameImport, Job, SampleDesign, SampleDraw, Unit
 from ..qr import codes
 from ..sheets import SheetError
-from ..staff import audit, scope
+from ..staff import audit, jobs, scope
 from ..staff.scope import require
 from . import design as designs
-from . import draws, estimates, fieldwork, frames, letters, paper_forms, retention, tracking
+from . import draws, estimates, fieldwork, frame_jobs, frames, letters, paper_forms, retention, tracking
 from .forms import DesignForm, MappingForm, StatusForm, UploadForm
 
 bp = Blueprint("staff_sampling", __name__, url_prefix="/staff/sampling")
@@ -106,6 +106,7 @@ def _frames_page(unit: Unit, form: UploadForm, errors: list[str], status: int = 
     except ValueError:
         days, kept = None, {}
     return render_template("staff/sampling/frames.html", unit=unit, form=form, errors=errors, imports=imports,
+                           import_jobs=jobs.recent(db, unit, frame_jobs.KIND), job_states=jobs.STATES,
                            kept=kept, retention_days=days, strata=strata, sources=frames.sources(db, unit), lang=get_locale(),
                            max_mb=frames.MAX_BYTES // 1024 // 1024), status
 
@@ -175,7 +176,9 @@ def _uploaded(token: str) -> tuple[Path, str] | None:
 @bp.post("/<code>/frames/import")
 @require("manage_samples", unit=unit_by_code)
 def frame_import(code: str):
-    """Step 2: import with the chosen mapping; the validation report lists every rejected row."""
+    """Step 2: start the import with the chosen mapping as a background job and show its page.
+    Every import is a job, small or large: one path, and the report gets an address that a refresh
+    does not post again."""
     db = get_session()
     unit = unit_by_code(db, code)
     form = MappingForm()
@@ -187,21 +190,44 @@ def frame_import(code: str):
     path, filename = found
     mapping = {t: request.form.get(f"map_{t}", "") for t in frames.TARGETS}
     mapping = {t: h for t, h in mapping.items() if h}
-    table = frames.read_table(path)
+    try:
+        table = frames.read_table(path)
+    except (SheetError, frames.FrameError) as exc:
+        return _frames_page(unit, UploadForm(formdata=None), [_("Không đọc được tệp: {why}", why=str(exc))], 422)
     problems = frames.check_mapping(mapping, table.headers)
     if problems:
         return _mapping_page(unit, form.token.data, source, table, mapping, problems, 422)
-    try:
-        report = frames.import_frame(db, unit, path, source=source, mapping=mapping, filename=filename,
-                                     actor_login=me().login)
-    except frames.FrameError as exc:
-        return _mapping_page(unit, form.token.data, source, table, mapping, [str(exc)], 422)
-    audit.record(db, "frame_imported", actor=me(), unit=unit, target=filename, created=report.created,
-                 unchanged=report.unchanged, rejected=len(report.rejected))
+    app = jobs.app_of()
+    jobs.reap(db)
+    job = frame_jobs.create(db, me(), unit, filename=filename, source=source, mapping=mapping, locale=get_locale())
+    audit.record(db, "frame_import_started", actor=me(), unit=unit, target=filename, job=job.id, source=source)
     db.commit()
-    path.unlink(missing_ok=True)
+    jobs.keep_input(app, job, path)
     path.with_suffix(".name").unlink(missing_ok=True)
-    return render_template("staff/sampling/report.html", unit=unit, report=report, filename=filename)
+    jobs.start(app, job.id)
+    return redirect(url_for("staff_sampling.frame_job", frame_job_id=job.id), 303)
+
+
+def unit_of_frame_job(session: Session, frame_job_id: int, **_: object) -> Unit | None:
+    job = session.get(Job, frame_job_id)
+    return job.unit if job is not None and job.kind == frame_jobs.KIND else None
+
+
+@bp.get("/frame-jobs/<int:frame_job_id>")
+@require("manage_samples", unit=unit_of_frame_job)
+def frame_job(frame_job_id: int):
+    """A frame import's progress (static/job-poll.js swaps in the fresh status; without script, a
+    reload link), then its validation report, or why it failed."""
+    db = get_session()
+    if jobs.reap(db):
+        db.commit()
+    job = db.get(Job, frame_job_id)
+    db.refresh(job)
+    done, total = jobs.progress_of(jobs.app_of(), job)
+    return render_template("staff/sampling/frame_job.html", job=job, unit=job.unit, options=jobs.options_of(job),
+                           done=done, total=total, states=jobs.STATES, running=job.state in ("queued", "running"),
+                           report=frame_jobs.report_of(db, job) if job.state == "done" else None,
+                           local_time=audit.local_time)
 
 
 @bp.get("/<code>/frames/people")

@@ -3,8 +3,6 @@ progress (static/job-poll.js swaps in the fresh status; without script, a refres
 PDF (audited), run a failed one again. A job is seen only by those who may manage its unit."""
 from __future__ import annotations
 
-import json
-
 from flask import flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy.orm import Session
 
@@ -21,7 +19,7 @@ from .scope import require
 
 def unit_of_job(session: Session, job_id: int, **_: object) -> Unit | None:
     job = session.get(Job, job_id)
-    return job.unit if job is not None else None
+    return job.unit if job is not None and job.kind == "posters" else None
 
 
 def _start(unit: Unit, size: str, again_of: int | None = None):
@@ -58,8 +56,9 @@ def poster_job(job_id: int):
         db.commit()
     job = db.get(Job, job_id)
     db.refresh(job)
+    done, total = jobs.progress_of(jobs.app_of(), job)
     ready = job.state == "done" and jobs.result_file(jobs.app_of(), job) is not None
-    percent = int(100 * job.done / job.total) if job.total else 0
+    percent = int(100 * done / total) if total else 0
     return render_template("staff/poster_job.html", job=job, size=jobs.size_of(job), ready=ready, percent=percent,
                            states=jobs.STATES, running=job.state in ("queued", "running"),
                            action=ActionForm(), local_time=audit.local_time)
@@ -88,4 +87,4 @@ def poster_job_again(job_id: int):
     if job.state in ("queued", "running"):
         flash(_("Công việc này vẫn đang chạy."), "info")
         return redirect(url_for(".poster_job", job_id=job.id))
-    return _start(job.unit, json.loads(job.options or "{}").get("size", "a6"), again_of=job.id)
+    return _start(job.unit, jobs.size_of(job), again_of=job.id)

@@ -1,6 +1,7 @@
-// Poster job page: while the job runs, fetch the same page every 3 s and swap in its status
-// block (progress, state, then the download link). Without JavaScript the block has a plain
-// "refresh" link instead; no <meta refresh>, which moves the page under a screen reader's feet.
+// A background job's page (posters, frame imports): while the job runs, fetch the same page every
+// 3 s and swap in its status block (progress, state, then the download link or the report).
+// Without JavaScript the block has a plain "refresh" link instead; no <meta refresh>, which moves
+// the page under a screen reader's feet.
 (function () {
   "use strict";
   var box = document.getElementById("job-status");

@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from survey.db import get_session
 from survey.models import Response, SampleMember
+from survey.staff import jobs
 from tests.conftest import FormPage
 from tests.formdata import answers_for, post_body
 from tests.qrkit import QUICK
@@ -32,7 +33,13 @@ def mapping_post(client, html: str, **override):
     selected = dict(re.findall(r'<select id="map_(\w+)".*?<option value="([^"]*)" selected>', html, re.DOTALL))
     form = {"csrf_token": csrf_token(html), "token": token, "source": "Một cửa điện tử",
             **{f"map_{t}": h for t, h in selected.items()}, **override}
-    return client.post(f"{BASE}/11953/frames/import", data=form)
+    client.application.config["STAFF_JOBS"] = "manual"
+    resp = client.post(f"{BASE}/11953/frames/import", data=form)
+    if resp.status_code != 303:
+        return resp
+    job_id = int(resp.headers["Location"].rsplit("/", 1)[1])  # the import runs as a job: run it, show its page
+    assert jobs.run(client.application, job_id) == "done"
+    return client.get(resp.headers["Location"])
 
 
 def test_import_flow_reports_bad_rows_and_a_second_import_changes_nothing(app, as_role):

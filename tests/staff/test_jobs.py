@@ -104,7 +104,7 @@ def test_job_runs_to_completion_with_rising_progress_and_its_pdf_decodes(manual,
 def test_a_job_runs_in_a_background_thread_by_default(manual, as_role):
     manual.config["STAFF_POSTER_JOBS"] = "thread"
     job_id = job_id_of(start(as_role("unit_admin"), size="a4"))
-    [thread] = [t for t in threading.enumerate() if t.name == f"poster-job-{job_id}"]
+    [thread] = [t for t in threading.enumerate() if t.name == f"job-{job_id}"]
     thread.join(timeout=120)
     job = state_of(manual, job_id)
     assert (job.state, job.done, job.total, job.error) == ("done", 3, 3, None)

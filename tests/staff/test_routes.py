@@ -14,6 +14,7 @@ from tests.reporting.published_fixture import published_reports  # noqa: F401  (
 from tests.sampling.conftest import sample_draws  # noqa: F401  (fixture: a draw in each commune)
 from tests.staff.conftest import token_for
 from tests.staff.test_account_admin import victim_two_roles  # noqa: F401  (fixture: the victim keeps a role after one is revoked)
+from tests.sampling.test_frame_jobs import frame_jobs  # noqa: F401  (fixture: a finished frame import job in each commune)
 from tests.staff.test_jobs import poster_jobs  # noqa: F401  (fixture: a finished poster job in each commune)
 
 OPEN = "open"
@@ -80,6 +81,7 @@ ROUTES: dict[str, tuple[str, bool]] = {
     "staff_sampling.frames_page": ("manage_samples", True),
     "staff_sampling.frame_upload": ("manage_samples", True),
     "staff_sampling.frame_import": ("manage_samples", True),
+    "staff_sampling.frame_job": ("manage_samples", True),
     "staff_sampling.frame_people": ("personal_data", True),
     "staff_sampling.design": ("manage_samples", True),
     "staff_sampling.design_post": ("manage_samples", True),
@@ -106,6 +108,7 @@ def url_args(tree) -> dict:
         "key": "sipas-2017", "code": tree.commune_a, "token": "x" * 20, "filename": "site.css",
         "user_id": tree.ids["victim"], "grant_id": tree.grant_victim, "counter_id": tree.counter_a, "fmt": "svg",
         "name": "criteria", "draw_id": tree.ids.get("draw_a", 0), "report_id": tree.ids.get("report_a", 0), "job_id": tree.ids.get("job_a", 0),
+        "frame_job_id": tree.ids.get("frame_job_a", 0),
     }
 
 
@@ -115,7 +118,7 @@ def call(client, rule, endpoint: str, tree, other: bool = False):
     args = url_args(tree)
     if other:
         args.update(code=tree.commune_b, counter_id=tree.counter_b, draw_id=tree.ids.get("draw_b", 0), report_id=tree.ids.get("report_b", 0),
-                    job_id=tree.ids.get("job_b", 0))
+                    job_id=tree.ids.get("job_b", 0), frame_job_id=tree.ids.get("frame_job_b", 0))
     with client.application.test_request_context():
         url = url_for(endpoint, **{k: v for k, v in args.items() if k in rule.arguments})
     if endpoint.endswith("counter_form"):
@@ -147,7 +150,7 @@ def test_staff_views_declare_the_permission_the_table_expects(app):
         assert who in (OPEN, LOGGED_IN) or who in PERMISSIONS, endpoint
 
 
-def test_route_walk(app, tree, as_role, published_reports, sample_draws, poster_jobs, victim_two_roles):
+def test_route_walk(app, tree, as_role, published_reports, sample_draws, poster_jobs, frame_jobs, victim_two_roles):
     anonymous = app.test_client()
     problems = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
