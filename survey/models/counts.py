@@ -14,10 +14,14 @@ from ..db import Base, BigId
 
 class AnswerCount(Base):
     __tablename__ = "answer_counts"
-    # Covering, in the order reports read and group: a report scans one version's range of
-    # this index and sums flagged cells over their codes without sorting (survey.reporting.standard).
+    # Covering, in the order reports read and group: a report by unit scans one version's range of
+    # the first and sums flagged cells over their codes without sorting (survey.reporting.standard);
+    # one summed over the units of a subtree (the dashboard's field table) streams its groups from
+    # the second, whose unit comes last (migration 0015).
     __table_args__ = (Index("ix_answer_counts_report", "version_id", "month", "unit_id", "field_id", "source",
-                            "item_key", "flag_reason", "code", "n"),)
+                            "item_key", "flag_reason", "code", "n"),
+                      Index("ix_answer_counts_grouped", "version_id", "month", "field_id", "source", "item_key",
+                            "flag_reason", "code", "unit_id", "n"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     month: Mapped[date] = mapped_column(Date)  # first day of the month, Vietnam time (survey.reporting.counts.VN)
