@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, exists, func, select
+from sqlalchemy import BigInteger, String, exists, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
@@ -259,121 +260,195 @@ def _joined_postgresql(element, compiler, **kw) -> str:
 GATHER_CACHE = 20_000  # distinct answer-key lists kept (100,000 demo responses have about 2,800)
 
 
-def _gather(lookup: list[str], options: dict[str, dict[Any, int]]):
-    """keys text → (a function from a response's split codes, None and 0 appended, to its answer
-    cells in column order; where in the codes each chosen multiple-choice item's codes are, with
-    the row position of each of its options by code). Built once per distinct list of keys: which
-    cell gets which code depends only on the keys (a multiple-choice item's key repeats once per
-    chosen option, in code order), so the per-response work is a split and one C-level gather.
-    Options of an item with a chosen one start as 0 and the chosen become 1; unasked stay empty."""
-    of_item = {f"{item}:{code}": item for item, codes in options.items() for code in codes if isinstance(code, int)}
+@dataclass(frozen=True)
+class _Answers:
+    """What the answer columns read: per column its kind ("code", "option" or "text"), item key and
+    option code (for a text column, its slot among the text answers); the text items' slots."""
+
+    specs: tuple[tuple[str, str, Any], ...]
+    texts: dict[str, int]
+
+    @classmethod
+    def of(cls, export: Export) -> _Answers:
+        specs, texts = [], {}
+        for c in export.layout.columns[len(TAGS):]:
+            if c.kind == "option":
+                specs.append(("option", c.item, str(c.code)))
+            elif c.kind in ("text", "textarea"):
+                texts[c.item] = len(texts)
+                specs.append(("text", c.item, texts[c.item]))
+            else:
+                specs.append(("code", c.item, None))
+        return cls(tuple(specs), texts)
+
+
+def _gather(specs: tuple[tuple[str, str, Any], ...], zero: Any, one: Any):
+    """(keys text, the response's codes followed by the tail) → its answer cells in column order.
+    The tail is (empty, each text answer); which code or tail cell each column takes depends only
+    on the keys (a multiple-choice item's key repeats once per chosen option, in code order), so
+    a getter is built once per keys text and a row is one C-level gather. A multiple-choice item
+    that was answered appends its option cells (0, and 1 for the chosen), looked up by the tuple
+    of chosen codes; unasked items stay empty. A text column takes a code where an older version
+    coded that item."""
     cache: dict[str, Any] = {}
+    options: dict[str, dict[str, int]] = {}  # multiple-choice item → option code (text) → its place among the item's
+    for kind, item, code in specs:
+        if kind == "option":
+            options.setdefault(item, {})[code] = len(options.get(item, ()))
+    ticks: dict[str, dict[tuple, tuple]] = {item: {} for item in options}  # item → chosen codes → option cells
+
+    def getter(index: list[int]):
+        return itemgetter(*index) if len(index) > 1 else (lambda values: tuple(values[i] for i in index))
 
     def build(keys: str):
-        split = keys.split(",")
+        split = keys.split(",") if keys else []
         at = {k: i for i, k in enumerate(split)}
-        none, zero = len(split), len(split) + 1
-        index = [at.get(k, zero if of_item.get(k) in at else none) for k in lookup]
-        getter = itemgetter(*index) if len(index) > 1 else (lambda values: tuple(values[i] for i in index))
-        spots = [([i for i, k in enumerate(split) if k == item], options[item]) for item in options if item in at]
-        return getter, spots
+        none = len(split)
+        start, end, picks = {}, none + 1 + sum(kind == "text" for kind, _i, _c in specs), []
+        for item in options:
+            if item in at:
+                start[item], end = end, end + len(options[item])
+                chosen = [i for i, k in enumerate(split) if k == item]
+                picks.append((itemgetter(*chosen) if len(chosen) > 1 else (lambda codes, i=chosen[0]: (codes[i],)),
+                              ticks[item], options[item]))
+        index = [(start[item] + options[item][extra] if item in start else none) if kind == "option" else
+                 at.get(item, none + 1 + extra) if kind == "text" else at.get(item, none)
+                 for kind, item, extra in specs]
+        return getter(index), picks
 
-    def gather(keys: str):
+    def tick(choice: tuple, places: dict[str, int]) -> tuple:
+        chosen = {str(code) for code in choice}
+        return tuple(one if code in chosen else zero for code in places)
+
+    def gather(keys: str, codes: list[Any]) -> tuple:
         found = cache.get(keys)
         if found is None:
             if len(cache) >= GATHER_CACHE:
                 cache.clear()
             found = cache[keys] = build(keys)
-        return found
+        cells, picks = found
+        for pick, by_choice, places in picks:
+            choice = pick(codes)
+            ticked = by_choice.get(choice)
+            if ticked is None:
+                ticked = by_choice[choice] = tick(choice, places)
+            codes.extend(ticked)
+        return cells(codes)
 
     return gather
 
 
-def rows(session: Session, export: Export, spreadsheet: bool = True, text: bool = False) -> Iterator[list[Any]]:
-    """Every row of the export, in response order, read CHUNK responses at a time: the
-    responses, their coded answers (keys and codes as two texts each), then their free-text
-    answers, masked. For a spreadsheet every cell that may hold free text (codes of units and
-    fields, answers) passes safe_cell; the rest are numbers or fixed words. With text=True every
-    cell is already its CSV text (quoted where csv would quote it), so a line is one str.join:
-    the codes stay the digits read, and csv.writer's per-cell work goes."""
-    cell = safe_cell if spreadsheet else _same
-    word, quote = (_Quoted().__getitem__, _csv_cell) if text else (_same, _same)
-    one, zero, none = ("1", "0", "") if text else (1, 0, None)
-    cols = export.layout.columns[len(TAGS):]
-    lookup: list[str] = []  # the key each answer column has in _gather
-    options: dict[str, dict[Any, int]] = {}  # multiple-choice item → its option's code (int and text) → row position
-    texts: dict[str, int] = {}
-    for i, c in enumerate(cols, len(TAGS)):
-        if c.kind == "option":
-            lookup.append(f"{c.item}:{c.code}")  # ':' and ',' never appear in an item key
-            options.setdefault(c.item, {}).update({c.code: i, str(c.code): i})
-        else:
-            lookup.append(c.item)  # a text item has no coded answers: stays empty here
-            if c.kind in ("text", "textarea"):
-                texts[c.item] = i
-    gather = _gather(lookup, options)
-    blank = (none,) * len(lookup)
-    units = {i: word(cell(code)) for i, code in session.execute(select(Unit.id, Unit.code))}
-    fields = {i: word(cell(code)) for i, code in session.execute(select(Field.id, Field.code))}
-    versions = {v.id: word(v.version) for v in export.scope.versions}
+def _chunks(session: Session, export: Export, answers: _Answers, text_cell, tail: tuple):
+    """The export's responses CHUNK at a time, in id order: (responses, their flag counts, their
+    coded answers as (keys text, codes text), their text answers as tails (tail with the masked
+    cells set)). Responses come as (id, month, unit, field, channel, source, language, version)."""
     base = select(Response.id, local_month(Response.submitted_at), Response.unit_id, Response.field_id,
                   Response.channel, Response.source, Response.language, Response.version_id)
     base = _in_id_order(base, export.scope, export.channel)
-    after, number = 0, 0
+    texts = list(answers.texts)
+    after = 0
     while True:
         chunk = fetch_rows(session, base.where(Response.id > after).order_by(Response.id).limit(CHUNK))
         if not chunk:
             return
         ids = [r[0] for r in chunk]
         # a chunk of consecutive ids (one questionnaire's responses, unfiltered) is read as a range, cheaper
-        # than thousands of bound ids; responses in the range but outside the selection are then skipped
-        dense = ids[-1] - ids[0] < 2 * len(ids)
-        within = _between(ids[0], ids[-1]) if dense else _among(ids)
+        # than thousands of ids; responses in the range but outside the selection are then skipped
+        within = _between(ids[0], ids[-1]) if ids[-1] - ids[0] < 2 * len(ids) else _among(session, ids)
         flags = dict(fetch_rows(session, select(ResponseFlag.response_id, func.count())
                                 .where(within(ResponseFlag.response_id)).group_by(ResponseFlag.response_id)))
         coded = {rid: (keys, codes) for rid, keys, codes in fetch_rows(
             session, select(Answer.response_id, joined(Answer.item_key, Answer.item_key, Answer.code),
                             joined(Answer.code, Answer.item_key, Answer.code))
             .where(within(Answer.response_id), Answer.code.is_not(None)).group_by(Answer.response_id))}
-        text_answers: dict[int, list[tuple[str, str]]] = {}
+        tails: dict[int, list[Any]] = {}
         if texts:
             # by id, never as a range: SQLite then seeks (response, item) in the index instead of
-            # scanning every answer of the chunk (a third of the time the range took)
+            # scanning every answer of the chunk
             for rid, item, answer in fetch_rows(session, select(Answer.response_id, Answer.item_key, Answer.text)
-                                                .where(Answer.response_id.in_(ids), Answer.item_key.in_(list(texts)),
+                                                .where(_among(session, ids)(Answer.response_id), Answer.item_key.in_(texts),
                                                        Answer.text.is_not(None), Answer.text != "")):
-                text_answers.setdefault(rid, []).append((item, answer))
+                cells = tails.get(rid)
+                if cells is None:
+                    cells = tails[rid] = [*tail]
+                cells[1 + answers.texts[item]] = text_cell(answer)
+        yield chunk, flags, coded, tails
+        after = ids[-1]
+
+
+def rows(session: Session, export: Export, spreadsheet: bool = True) -> Iterator[list[Any]]:
+    """Every row of the export as values (numbers as numbers), for XLSX and .sav. For a
+    spreadsheet every cell that may hold free text (codes of units and fields, answers) passes
+    safe_cell; the rest are numbers or fixed words."""
+    cell = safe_cell if spreadsheet else _same
+    answers = _Answers.of(export)
+    gather = _gather(answers.specs, 0, 1)
+    units = {i: cell(code) for i, code in session.execute(select(Unit.id, Unit.code))}
+    fields = {i: cell(code) for i, code in session.execute(select(Field.id, Field.code))}
+    versions = {v.id: v.version for v in export.scope.versions}
+    tail = (None, *(None for _t in answers.texts))
+    number = 0
+    for chunk, flags, coded, tails in _chunks(session, export, answers, lambda text: cell(mask(text)), tail):
         for rid, month, unit_id, field_id, channel, source, language, version_id in chunk:
             number += 1
             flagged = flags.get(rid, 0)
-            got = coded.get(rid)
-            spots = ()
-            if got is None:
-                answers = blank
-            else:
-                codes = got[1].split(",") if text else [*map(int, got[1].split(","))]
-                codes.append(none)
-                codes.append(zero)
-                getter, spots = gather(got[0])
-                answers = getter(codes)
-            row = [str(number) if text else number, word(month), units.get(unit_id, none), fields.get(field_id, none),
-                   word(channel), word(source), word(language), versions.get(version_id, none), word(flagged),
-                   one if flagged else zero, *answers]
-            for at, position in spots:
-                for i in at:
-                    if (p := position.get(codes[i])) is not None:
-                        row[p] = one
-            for item, answer in text_answers.get(rid, ()):
-                row[texts[item]] = quote(cell(mask(answer)))
-            yield row
-        after = ids[-1]
+            keys, codes = coded.get(rid, ("", ""))
+            codes = [*map(int, codes.split(","))] if codes else []
+            codes.extend(tails.get(rid, tail))
+            yield [number, month, units.get(unit_id), fields.get(field_id), channel, source, language,
+                   versions.get(version_id), flagged, 1 if flagged else 0, *gather(keys, codes)]
+
+
+def csv_lines(session: Session, export: Export) -> Iterator[list[str]]:
+    """Every row of the export as its CSV line (as csv.writer writes it), a chunk of lines at a
+    time. The codes stay the digits SQLite wrote; the response-level cells before them repeat, so
+    each distinct set is quoted and joined once; a line is then a split, one gather and a join."""
+    quoted = _Quoted()
+    answers = _Answers.of(export)
+    gather = _gather(answers.specs, "0", "1")
+    units = {i: quoted[safe_cell(code)] for i, code in session.execute(select(Unit.id, Unit.code))}
+    fields = {i: quoted[safe_cell(code)] for i, code in session.execute(select(Field.id, Field.code))}
+    versions = {v.id: quoted[v.version] for v in export.scope.versions}
+    tail = ("", *("" for _t in answers.texts))
+    last = "," if answers.specs else ""  # the flags cells end the line when there are no answer columns
+    marks = {0: f"0,0{last}"}
+    prefixes: dict[tuple, str] = {}
+    number = 0
+    for chunk, flags, coded, tails in _chunks(session, export, answers, lambda text: _csv_cell(safe_cell(mask(text))), tail):
+        lines = []
+        for response in chunk:
+            number += 1
+            rid = response[0]
+            prefix = prefixes.get(tags := response[1:])
+            if prefix is None:
+                if len(prefixes) >= GATHER_CACHE:
+                    prefixes.clear()
+                month, unit_id, field_id, channel, source, language, version_id = tags
+                prefix = prefixes[tags] = ",".join((quoted[month], units.get(unit_id, ""), fields.get(field_id, ""),
+                                                    quoted[channel], quoted[source], quoted[language],
+                                                    versions.get(version_id, "")))
+            flagged = flags.get(rid, 0)
+            mark = marks.get(flagged) or marks.setdefault(flagged, f"{flagged},1{last}")
+            keys, codes = coded.get(rid, ("", ""))
+            codes = codes.split(",") if codes else []
+            codes.extend(tails.get(rid, tail))
+            lines.append(f"{number},{prefix},{mark}{','.join(gather(keys, codes))}")
+        yield lines
 
 
 def _between(first: int, last: int):
     return lambda column: column.between(first, last)
 
 
-def _among(ids: list[int]):
+def _among(session: Session, ids: list[int]):
+    """column IN ids, with the ids bound as one value: SQLAlchemy renders a bound parameter per
+    element of an IN list, which cost more than SQLite's seeks (1.3 s of 5 per 100,000 rows)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        values = func.json_each(json.dumps(ids)).table_valued("value")
+        return lambda column: column.in_(select(values.c.value))
+    if dialect == "postgresql":
+        return lambda column: column == func.any(literal(ids, ARRAY(BigInteger)))
     return lambda column: column.in_(ids)
 
 
@@ -442,20 +517,14 @@ def codebook_csv(export: Export) -> bytes:
 # ---------------------------------------------------------------- writers
 
 
-def csv_chunks(session: Session, export: Export, rows_per_chunk: int = 2_000) -> Iterator[bytes]:
-    """The CSV (UTF-8 with BOM) as byte chunks: the header, then rows_per_chunk rows at a time."""
+def csv_chunks(session: Session, export: Export) -> Iterator[bytes]:
+    """The CSV (UTF-8 with BOM) as byte chunks: the header, then CHUNK rows at a time."""
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
-    buffer.write("\ufeff")
-    writer.writerow(export.layout.header)
-    every = rows(session, export, text=True)
-    while batch := list(islice(every, rows_per_chunk)):
-        buffer.write("\r\n".join(map(",".join, batch)))
-        buffer.write("\r\n")
-        yield buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")
+    csv.writer(buffer).writerow(export.layout.header)
+    yield ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    for lines in csv_lines(session, export):
+        lines.append("")
+        yield "\r\n".join(lines).encode("utf-8")
 
 
 def check(export: Export, fmt: str) -> None:
