@@ -1,5 +1,5 @@
 """A coordinator in a real browser: imports a frame with a title row and two bad rows, maps the
-columns, previews a design, draws with a seed, downloads the fieldwork list, records a returned
+columns, watches the import job's page turn into its report, previews a design, draws with a seed, downloads the fieldwork list, records a returned
 paper form and sees the response rate; axe finds nothing on the way."""
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from survey.staff import jobs
 from tests.browser.test_staff import DESK, axe_violations, log_in
 from tests.sampling.conftest import HEADER, frame_rows
 from tests.staff.conftest import PASSWORD, as_role, tree  # noqa: F401
@@ -35,9 +36,14 @@ def test_coordinator_import_design_draw_export_and_track(live_server, page, tree
     assert page.locator("h1").inner_text() == "Ghép cột của tệp"
     assert page.get_by_label("Mã hồ sơ *").input_value() == "Mã hồ sơ"  # guessed from the header words
     assert axe_violations(page) == []
+    live_server.app.config["STAFF_JOBS"] = "manual"  # the job waits, so the page is seen running first
     with page.expect_navigation():
         page.get_by_role("button", name="Nhập khung mẫu").click()
-    assert "28 hồ sơ mới" in page.content() and "2 dòng bị từ chối" in page.content()
+    assert "/staff/sampling/frame-jobs/" in page.url and page.locator("#job-state").inner_text() == "Đang chờ"
+    assert axe_violations(page) == []
+    assert jobs.run(live_server.app, int(page.url.rsplit("/", 1)[1])) == "done"
+    page.get_by_text("28 hồ sơ mới").wait_for(timeout=30_000)  # job-poll.js swaps the report in, no reload
+    assert page.locator("#job-state").inner_text() == "Đã xong" and "2 dòng bị từ chối" in page.content()
     rejected = page.locator("table tbody tr")
     assert rejected.count() == 2 and "32/10/2026" in rejected.nth(0).inner_text()
     assert axe_violations(page) == []
