@@ -1,6 +1,6 @@
 """Sampling and fieldwork for coordinators (issue #15): the frame of completed dossiers imported
-from one-stop software exports (`frames`; on the page as a background job, `frame_jobs`), sample designs with the size calculator and the
-allocation preview (`design`), reproducible draws and their verification (`draws`), the fieldwork
+from one-stop software exports (`frames`; on the page as a background job, `frame_jobs`), sample
+designs with the size calculator and the allocation preview (`design`), reproducible draws and their verification (`draws`), the fieldwork
 list for the post office or phone team with personal single-use links (`fieldwork`), returns
 tracking and response rates (`tracking`), paper entry, double entry and phone interviews
 (`entry`), the phúc tra re-check subsample (`recheck`), the weighted estimates of a draw and

@@ -1,6 +1,7 @@
 """The coordinators' pages (`/staff/sampling`): import a frame (upload → column mapping → a
-background job with its progress → validation report; frame_jobs.py), see the frame (personal data audited), design a sample with a preview per
-stratum, draw it, and download the fieldwork list (audited). Every route is scoped with
+background job with its progress → validation report; frame_jobs.py), see the frame (personal
+data audited), design a sample with a preview per stratum, draw it, and download the fieldwork
+list (audited). Every route is scoped with
 `scope.require("manage_samples" | "personal_data", unit=...)`. Views are thin: parse, call the
 domain module, commit once.
 """
