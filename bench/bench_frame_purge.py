@@ -15,15 +15,14 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import machine, registry_app  # noqa: E402
-from survey.db import get_session  # noqa: E402
-from survey.models import Field, FrameDossier, FrameImport  # noqa: E402
-from survey.registry import units  # noqa: E402
-from survey.sampling import design, draws, retention  # noqa: E402
+from bench.common import frame, machine, province, registry_app
+from survey.db import get_session
+from survey.models import Field, FrameDossier
+from survey.sampling import design, draws, retention
 
 
 def timed(label: str, fn):
@@ -44,16 +43,12 @@ def main() -> None:
         with app.app_context():
             session = get_session()
             fld = session.scalar(select(Field).filter_by(code="dat-dai"))
-            root = units.add_unit(session, "33", "Tỉnh Hưng Yên", "province")
-            communes = [units.add_unit(session, f"{11000 + u:05d}", f"Xã Số {u + 1}", "commune", root) for u in range(20)]
-            batch = FrameImport(unit_id=root.id, source="bench", filename="bench.csv", file_sha256="0" * 64)
-            session.add(batch)
-            session.flush()
+            root, communes = province(session, 20)
             first = date(2025, 1, 1)
-            session.execute(insert(FrameDossier), [
+            frame(session, root, (
                 {"dossier_code": f"HS-{i:07d}", "unit_id": communes[i % 20].id, "field_id": fld.id,
                  "completed_on": first + timedelta(days=i * 730 // args.count), "name": f"Nguyễn Văn {i}",
-                 "address": f"Thôn {i % 97}", "phone": f"09{i:08d}", "import_id": batch.id} for i in range(args.count)])
+                 "address": f"Thôn {i % 97}", "phone": f"09{i:08d}"} for i in range(args.count)))
             saved = design.save(session, design.Params(root, date(2025, 10, 1), date(2025, 12, 31), total=400), "bench")
             draw = draws.draw(session, saved, "bench-seed")
             session.commit()

@@ -16,15 +16,14 @@ from datetime import date
 from pathlib import Path
 
 import click
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import machine, registry_app
+from bench.common import frame, machine, province, registry_app
 from survey.db import get_session
-from survey.models import Field, FrameDossier, FrameImport
+from survey.models import Field
 from survey.qr import credentials
-from survey.registry import units
 from survey.sampling import design, draws, letters
 
 
@@ -50,19 +49,14 @@ def main() -> None:
         with app.app_context():
             session = get_session()
             fld = session.scalar(select(Field).filter_by(code="dat-dai"))
-            root = units.add_unit(session, "33", "Tỉnh Hưng Yên", "province")
-            communes = [units.add_unit(session, f"{11000 + u:05d}", f"Xã Số {u + 1}", "commune", root) for u in range(20)]
+            root, communes = province(session, 20)
             for c in communes:
                 credentials.issue(session, c)
-            batch_row = FrameImport(unit_id=root.id, source="bench", filename="bench.csv", file_sha256="0" * 64)
-            session.add(batch_row)
-            session.flush()
-            frame = round(args.count * 1.5)
-            session.execute(insert(FrameDossier), [
+            frame(session, root, (
                 {"dossier_code": f"000.00.33.H33-261015-{i:06d}", "unit_id": communes[i % 20].id, "field_id": fld.id,
                  "completed_on": date(2026, 10, 15), "name": f"Nguyễn Thị Hồng Nhung {i}",
-                 "address": f"Số {i} đường Nguyễn Văn Linh, thôn Đông, xã Số {i % 20 + 1}", "phone": "0912345678",
-                 "import_id": batch_row.id} for i in range(frame)])
+                 "address": f"Số {i} đường Nguyễn Văn Linh, thôn Đông, xã Số {i % 20 + 1}", "phone": "0912345678"}
+                for i in range(round(args.count * 1.5))))
             saved = design.save(session, design.Params(root, date(2026, 10, 1), date(2026, 12, 31), total=args.count), "bench")
             row = draws.draw(session, saved, "bench")
             session.commit()

@@ -16,15 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import select
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import registry_app  # noqa: E402
-from survey.db import get_session  # noqa: E402
-from survey.models import Field, Job  # noqa: E402
-from survey.registry import units  # noqa: E402
-from survey.staff import accounts, scope  # noqa: E402
+from bench.common import counter_registry, registry_app
+from survey.db import get_session
+from survey.models import Job
+from survey.staff import accounts, scope
 
 PASSWORD = "ba con mèo nhảy qua hàng rào"
 TOKEN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
@@ -38,12 +35,7 @@ def main() -> None:
         app = registry_app(tmp)
         with app.app_context():
             session = get_session()
-            field_rows = list(session.scalars(select(Field).order_by(Field.id).limit(3)))
-            root = units.add_unit(session, "33", "Tỉnh Hưng Yên", "province")
-            for u in range((args.count + 9) // 10):
-                unit = units.add_unit(session, f"{11000 + u:05d}", f"Ủy ban nhân dân xã Số {u + 1}", "commune", root)
-                for c in range(min(10, args.count - u * 10)):
-                    units.add_counter(session, unit, f"Q{c + 1:02d}", f"Bộ phận Một cửa – Quầy {c + 1}", "counter-quick", field_rows)
+            root = counter_registry(session, args.count)
             user, _ = accounts.create_user(session, "quan.tri.tinh", "Quản trị tỉnh")
             user.password_hash, user.must_change_password = accounts.hash_password(PASSWORD), False
             scope.grant(session, user, "unit_admin", root, None)

@@ -13,15 +13,13 @@ import time
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import registry_app  # noqa: E402
-from survey.db import get_session  # noqa: E402
-from survey.models import Field, Unit  # noqa: E402
+from bench.common import counter_registry, registry_app
+from survey.db import get_session
+from survey.models import Unit
 from survey.qr import posters
-from survey.registry import units  # noqa: E402
 
 
 def main() -> None:
@@ -33,14 +31,7 @@ def main() -> None:
         app = registry_app(tmp)
         with app.app_context():
             session = get_session()
-            field_rows = list(session.scalars(select(Field).order_by(Field.id).limit(3)))
-            root = units.add_unit(session, "33", "Tỉnh Hưng Yên", "province")
-            per_unit = 10
-            for u in range((args.count + per_unit - 1) // per_unit):
-                unit = units.add_unit(session, f"{11000 + u:05d}", f"Ủy ban nhân dân xã Số {u + 1}", "commune", root)
-                for c in range(min(per_unit, args.count - u * per_unit)):
-                    units.add_counter(session, unit, f"Q{c + 1:02d}", f"Bộ phận Một cửa – Quầy {c + 1}",
-                                         "counter-quick", field_rows)
+            root = counter_registry(session, args.count)
             session.commit()
             root = session.get(Unit, root.id)
             out = Path(tmp) / "posters.pdf"

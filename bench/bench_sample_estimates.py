@@ -16,23 +16,20 @@ import time
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import machine, registry_app
+from bench.common import frame, machine, province, registry_app
 from questionnaires.loader import load_file
 from survey import catalog
 from survey.db import get_session
 from survey.models import (
     Answer,
     Field,
-    FrameDossier,
-    FrameImport,
     Response,
     SampleMember,
 )
-from survey.registry import units
 from survey.sampling import design, draws, estimates
 from survey.sampling.tracking import sample_tags
 
@@ -50,14 +47,9 @@ def main() -> None:
             session = get_session()
             version, _ = catalog.publish(session, load_file("questionnaires/counter-quick.yaml"))
             fields = [session.scalar(select(Field).filter_by(code=c)) for c in ("dat-dai", "tu-phap-ho-tich")]
-            root = units.add_unit(session, "33", "Tỉnh Hưng Yên", "province")
-            communes = [units.add_unit(session, f"{11000 + u:05d}", f"Xã Số {u + 1}", "commune", root) for u in range(20)]
-            batch = FrameImport(unit_id=root.id, source="bench", filename="bench.csv", file_sha256="0" * 64)
-            session.add(batch)
-            session.flush()
-            session.execute(insert(FrameDossier), [
-                {"dossier_code": f"B-{i:06d}", "unit_id": communes[i % 20].id, "field_id": fields[i % 3 % 2].id,
-                 "completed_on": date(2026, 10, 15), "import_id": batch.id} for i in range(30000)])
+            root, communes = province(session, 20)
+            frame(session, root, ({"dossier_code": f"B-{i:06d}", "unit_id": communes[i % 20].id, "field_id": fields[i % 3 % 2].id,
+                                   "completed_on": date(2026, 10, 15)} for i in range(30000)))
             saved = design.save(session, design.Params(root, date(2026, 10, 1), date(2026, 12, 31), total=args.count), "b")
             row = draws.draw(session, saved, "bench")
             members = session.scalars(select(SampleMember).where(SampleMember.draw_id == row.id,

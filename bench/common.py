@@ -58,3 +58,41 @@ def registry_app(tmp: str, database_url: str | None = None):
         units.load_procedures(session)
         session.commit()
     return app
+
+
+def province(session, communes: int, name: str = "Xã Số {n}"):
+    """Tỉnh Hưng Yên (33) and `communes` communes under it (codes 11000, 11001, …; `name` formats
+    n = 1, 2, …): the registry the sampling and poster benches stand on. (province, communes)"""
+    from survey.registry import units
+
+    root = units.add_unit(session, "33", "Tỉnh Hưng Yên", "province")
+    return root, [units.add_unit(session, f"{11000 + u:05d}", name.format(n=u + 1), "commune", root) for u in range(communes)]
+
+
+def counter_registry(session, count: int, per_unit: int = 10):
+    """`count` counters, `per_unit` to a commune under province 33, each with the first three fields:
+    what one print run of posters covers. The province."""
+    from sqlalchemy import select
+
+    from survey.models import Field
+    from survey.registry import units
+
+    field_rows = list(session.scalars(select(Field).order_by(Field.id).limit(3)))
+    root, communes = province(session, (count + per_unit - 1) // per_unit, "Ủy ban nhân dân xã Số {n}")
+    for u, unit in enumerate(communes):
+        for c in range(min(per_unit, count - u * per_unit)):
+            units.add_counter(session, unit, f"Q{c + 1:02d}", f"Bộ phận Một cửa – Quầy {c + 1}", "counter-quick", field_rows)
+    return root
+
+
+def frame(session, root, dossiers) -> None:
+    """One frame import under `root` holding `dossiers` (FrameDossier column dicts without import_id),
+    inserted in one executemany: a frame without reading a file, for the benches that time what follows."""
+    from sqlalchemy import insert
+
+    from survey.models import FrameDossier, FrameImport
+
+    batch = FrameImport(unit_id=root.id, source="bench", filename="bench.csv", file_sha256="0" * 64)
+    session.add(batch)
+    session.flush()
+    session.execute(insert(FrameDossier), [{**d, "import_id": batch.id} for d in dossiers])

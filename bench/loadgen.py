@@ -271,51 +271,48 @@ class Submitter:
 
     def one(self, due: float | None = None) -> bool:
         self.browser.cookies.clear()  # each submission is another citizen, with their own phone
-        while True:
-            try:
-                status, page, _ = self.browser.request("GET", FORM_PATH)
-            except (OSError, http.client.HTTPException) as exc:
-                self.result.record("GET error", f"GET: {exc!r}")
-                if time.monotonic() < self.retry_until:
-                    time.sleep(0.2)
-                    continue
-                return False
-            self.result.record(f"GET {status}")
-            if status in (502, 503) and time.monotonic() < self.retry_until:
-                time.sleep(0.2)
-                continue
-            break
-        if status != 200:
+        got = self._send("GET")
+        if got is None or got[0] != 200:
             return False
-        fields = hidden_fields(page.decode())
+        fields = hidden_fields(got[1].decode())
         answers, rows = random_answers(self.q, self.rng)
         body = urlencode(list(fields.items()) + answers)
         key = fields.get("submission_id", "")
         with self.result.lock:
             self.result.sent[key] = rows
+        sent = self._send("POST", body)
+        if sent is None:
+            return False
+        status, _, headers, t0, t1 = sent
+        if status == 303 and headers.get("location", "").endswith("/cam-on"):
+            with self.result.lock:
+                self.result.acked[key] = rows
+                self.result.post_latency.append(t1 - t0)
+                if due is not None:
+                    self.result.total_latency.append(t1 - due)
+            return True
+        return False
+
+    def _send(self, method: str, body: str | None = None) -> tuple[int, bytes, dict[str, str], float, float] | None:
+        """(status, page, headers, start, end of the last attempt) of one request to the form, tried
+        again every 0.2 s while the server is down or restarting (a connection error, 502, 503) until
+        retry_until; None when it gave up on a connection error. Every attempt is recorded."""
         while True:
             t0 = time.monotonic()
             try:
-                status, _, headers = self.browser.request("POST", FORM_PATH, body)
+                status, page, headers = self.browser.request(method, FORM_PATH, body)
             except (OSError, http.client.HTTPException) as exc:
-                self.result.record("POST error", f"POST: {exc!r}")
+                self.result.record(f"{method} error", f"{method}: {exc!r}")
                 if time.monotonic() < self.retry_until:
                     time.sleep(0.2)
                     continue
-                return False
+                return None
             t1 = time.monotonic()
-            self.result.record(f"POST {status}")
+            self.result.record(f"{method} {status}")
             if status in (502, 503) and time.monotonic() < self.retry_until:
                 time.sleep(0.2)
                 continue
-            if status == 303 and headers.get("location", "").endswith("/cam-on"):
-                with self.result.lock:
-                    self.result.acked[key] = rows
-                    self.result.post_latency.append(t1 - t0)
-                    if due is not None:
-                        self.result.total_latency.append(t1 - due)
-                return True
-            return False
+            return status, page, headers, t0, t1
 
 
 def run_closed(port: int, total: int, clients: int, deadline_s: float, seed: int = 1,
