@@ -43,19 +43,15 @@ def build(url: str, size: int) -> None:
     """Schema, demo province, `size` responses, then the count refresh (both timed)."""
     from sqlalchemy import text
 
-    from questionnaires.loader import bundled_paths, load_file
-    from survey import catalog
-    from survey.db import Base, engine, get_session
+    from bench.common import demo_province
+    from survey.db import engine, get_session
     from survey.ops import demo
     from survey.reporting import counts
 
     app = app_for(url)
     with app.app_context():
-        Base.metadata.create_all(engine())
         session = get_session()
-        for definition in bundled_paths():
-            catalog.publish(session, load_file(definition))
-        demo.build_registry(session)
+        demo_province(session)
         done, start, step = 0, time.perf_counter(), max(size // 10, 1)
 
         def progress(n: int) -> None:

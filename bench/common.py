@@ -60,6 +60,20 @@ def registry_app(tmp: str, database_url: str | None = None):
     return app
 
 
+def demo_province(session) -> None:
+    """On an empty database (inside its app context): the schema, every bundled questionnaire
+    published, and the demo province's units and counters: what the response benches generate into."""
+    from questionnaires.loader import bundled_paths, load_file
+    from survey import catalog
+    from survey.db import Base, engine
+    from survey.ops import demo
+
+    Base.metadata.create_all(engine())
+    for definition in bundled_paths():
+        catalog.publish(session, load_file(definition))
+    demo.build_registry(session)
+
+
 def province(session, communes: int, name: str = "Xã Số {n}"):
     """Tỉnh Hưng Yên (33) and `communes` communes under it (codes 11000, 11001, …; `name` formats
     n = 1, 2, …): the registry the sampling and poster benches stand on. (province, communes)"""
