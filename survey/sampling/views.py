@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..db import get_session
 from ..errors import abort_with
-from ..i18n import _, get_locale
+from ..i18n import N_, _, get_locale
 from ..models import Field, FrameDossier, FrameImport, Job, SampleDesign, SampleDraw, Unit
 from ..qr import codes
 from ..sheets import SheetError
@@ -220,11 +220,7 @@ def frame_job(frame_job_id: int):
     """A frame import's progress (static/job-poll.js swaps in the fresh status; without script, a
     reload link), then its validation report, or why it failed."""
     db = get_session()
-    if jobs.reap(db):
-        db.commit()
-    job = db.get(Job, frame_job_id)
-    db.refresh(job)
-    done, total = jobs.progress_of(jobs.app_of(), job)
+    job, done, total = jobs.as_shown(db, frame_job_id)
     return render_template("staff/sampling/frame_job.html", job=job, unit=job.unit, options=jobs.options_of(job),
                            done=done, total=total, states=jobs.STATES, running=job.state in ("queued", "running"),
                            report=frame_jobs.report_of(db, job) if job.state == "done" else None,
@@ -409,12 +405,7 @@ def draw_export(draw_id: int):
     fmt = request.args.get("format", "xlsx")
     if fmt not in ("csv", "xlsx"):
         abort_with(400, _("Chỉ có bản CSV (format=csv) hoặc Excel (format=xlsx)."))
-    db = get_session()
-    row = db.get(SampleDraw, draw_id)
-    try:
-        base = codes.base_url()
-    except codes.NoBaseUrl as exc:
-        abort_with(503, exc.description)
+    db, row, base = _draw_with_links(draw_id)
     data = list(fieldwork.rows(db, row, base=base))
     audit.record(db, "export", actor=me(), unit=row.design.unit, target=request.path, what="sample_fieldwork_list",
                  rows=len(data))
@@ -428,13 +419,34 @@ def draw_export(draw_id: int):
 
 # --- printed fieldwork material -----------------------------------------------------------
 
-def _pdf(body: bytes, filename: str) -> Response:
+def _draw_with_links(draw_id: int) -> tuple[Session, SampleDraw, str]:
+    """The draw and the public base URL its people's links are built on (fieldwork list, letters):
+    without SURVEY_PUBLIC_BASE_URL the links would lead nowhere, so that is a 503 saying so."""
+    db = get_session()
+    row = db.get(SampleDraw, draw_id)
+    try:
+        return db, row, codes.base_url()
+    except codes.NoBaseUrl as exc:
+        abort_with(503, exc.description)
+
+
+def _printed_codes(db: Session, row: SampleDraw, too_many: str) -> list[str]:
+    """The respondent codes one web download prints: ?code= one of them (unknown: 404), else every
+    selected one, at most letters.SYNC_LIMIT (more: 422 with `too_many`, an N_ text naming the CLI command)."""
+    code = request.args.get("code", "").strip()[:30] or None
+    try:
+        wanted = paper_forms.codes(db, row, code)
+    except paper_forms.PaperFormError as exc:
+        abort_with(404, str(exc))
+    if len(wanted) > letters.SYNC_LIMIT:
+        abort_with(422, _(too_many, n=len(wanted), limit=letters.SYNC_LIMIT, id=row.id))
+    return wanted
+
+
+def _pdf(body: bytes, name: str, wanted: list[str], tail: str = "") -> Response:
+    """A printed PDF as a download named after the draw's material, and its one respondent when only one."""
+    filename = f"{name}{'-' + wanted[0] if len(wanted) == 1 else ''}{tail}.pdf"
     return Response(body, mimetype="application/pdf", headers={"Content-Disposition": f"attachment; filename={filename}"})
-
-
-def _one_code() -> str | None:
-    code = request.args.get("code", "").strip()
-    return code[:30] or None
 
 
 @bp.get("/draws/<int:draw_id>/letters.pdf")
@@ -445,27 +457,16 @@ def draw_letters(draw_id: int):
     size = request.args.get("size", "A4").upper()
     if size not in letters.SIZES:
         abort_with(400, _("Khổ giấy chỉ có A4 hoặc A5."))
-    db = get_session()
-    row = db.get(SampleDraw, draw_id)
-    try:
-        base = codes.base_url()
-    except codes.NoBaseUrl as exc:
-        abort_with(503, exc.description)
-    try:
-        wanted = paper_forms.codes(db, row, _one_code())
-    except paper_forms.PaperFormError as exc:
-        abort_with(404, str(exc))
-    if len(wanted) > letters.SYNC_LIMIT:
-        abort_with(422, _("Lần rút có {n} thư mời; mỗi lần tải trên web tối đa {limit} thư. Vui lòng in bằng lệnh "
-                          "“flask --app wsgi sample letters {id} --out thu-moi.pdf”.", n=len(wanted),
-                          limit=letters.SYNC_LIMIT, id=row.id))
+    db, row, base = _draw_with_links(draw_id)
+    wanted = _printed_codes(db, row, N_("Lần rút có {n} thư mời; mỗi lần tải trên web tối đa {limit} thư. Vui lòng in bằng "
+                                        "lệnh “flask --app wsgi sample letters {id} --out thu-moi.pdf”."))
     made = letters.batch(db, row, base=base, codes=set(wanted))
     out = io.BytesIO()
     letters.write_pdf(made, size, out)
     audit.record(db, "export", actor=me(), unit=row.design.unit, target=request.path, what="sample_letters",
                  rows=len(made.letters), size=size, without_link=len(made.problems))
     db.commit()
-    return _pdf(out.getvalue(), f"thu-moi-{row.id}{'-' + wanted[0] if len(wanted) == 1 else ''}-{size}.pdf")
+    return _pdf(out.getvalue(), f"thu-moi-{row.id}", wanted, f"-{size}")
 
 
 @bp.get("/draws/<int:draw_id>/paper-forms.pdf")
@@ -476,16 +477,13 @@ def draw_paper_forms(draw_id: int):
     row = db.get(SampleDraw, draw_id)
     try:
         q = paper_forms.questionnaire(db)
-        wanted = paper_forms.codes(db, row, _one_code())
     except paper_forms.PaperFormError as exc:
         abort_with(404, str(exc))
-    if len(wanted) > letters.SYNC_LIMIT:
-        abort_with(422, _("Lần rút có {n} người; mỗi lần tải trên web tối đa {limit} phiếu. Vui lòng in bằng lệnh "
-                          "“flask --app wsgi sample paper-forms {id} --out phieu.pdf”.", n=len(wanted),
-                          limit=letters.SYNC_LIMIT, id=row.id))
+    wanted = _printed_codes(db, row, N_("Lần rút có {n} người; mỗi lần tải trên web tối đa {limit} phiếu. Vui lòng in bằng "
+                                        "lệnh “flask --app wsgi sample paper-forms {id} --out phieu.pdf”."))
     out = io.BytesIO()
     paper_forms.write_pdf(q, row.design.unit.name, wanted, out)
     audit.record(db, "export", actor=me(), unit=row.design.unit, target=request.path, what="sample_paper_forms",
                  rows=len(wanted))
     db.commit()
-    return _pdf(out.getvalue(), f"phieu-giay-{row.id}{'-' + wanted[0] if len(wanted) == 1 else ''}.pdf")
+    return _pdf(out.getvalue(), f"phieu-giay-{row.id}", wanted)

@@ -167,6 +167,16 @@ def progress_of(app: Flask, job: Job) -> tuple[int, int]:
     return done, total
 
 
+def as_shown(session: Session, job_id: int) -> tuple[Job, int, int]:
+    """(job, done, total) as a job page shows it: stale jobs reaped first (committed), the row read
+    afresh, the progress from the row or the pulse file."""
+    if reap(session):
+        session.commit()
+    job = session.get(Job, job_id)
+    session.refresh(job)
+    return job, *progress_of(app_of(), job)
+
+
 def _alive(app: Flask, job_id: int, cutoff: datetime) -> bool:
     try:
         return datetime.fromtimestamp(_pulse_file(app, job_id).stat().st_mtime, UTC) >= cutoff

@@ -51,12 +51,7 @@ def poster_job_start(code: str):
 @bp.get("/poster-jobs/<int:job_id>")
 @require("manage_registry", unit=unit_of_job)
 def poster_job(job_id: int):
-    db = get_session()
-    if jobs.reap(db):
-        db.commit()
-    job = db.get(Job, job_id)
-    db.refresh(job)
-    done, total = jobs.progress_of(jobs.app_of(), job)
+    job, done, total = jobs.as_shown(get_session(), job_id)
     ready = job.state == "done" and jobs.result_file(jobs.app_of(), job) is not None
     percent = int(100 * done / total) if total else 0
     return render_template("staff/poster_job.html", job=job, size=jobs.size_of(job), ready=ready, percent=percent,
