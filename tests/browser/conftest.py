@@ -2,6 +2,10 @@
 
 Without chromium (or Playwright) the tests skip, unless SURVEY_REQUIRE_BROWSER=1 (CI),
 where that is a failure. Never `playwright install`: it downloads, and this network forbids it.
+Every browser module runs on SQLite only (`pytest.mark.db("sqlite")`): a browser test checks what a
+person clicks and sees; the queries behind each page run on both backends in the page and route
+tests (tests/staff, tests/sampling, tests/reporting, …), and a second chromium walk per backend
+cost the suite minutes without testing another line of SQL.
 """
 from __future__ import annotations
 

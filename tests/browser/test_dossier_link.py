@@ -9,7 +9,7 @@ import pytest
 from tests.formdata import answers_for
 from tests.qrkit import QUICK, decode_png, place, responses  # noqa: F401
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.db("sqlite")]
 
 
 def test_receipt_qr_answers_once_on_a_phone(live_server, page, place):

@@ -12,7 +12,7 @@ from tests.qrkit import decode_image, pdf_pages
 from tests.sampling.conftest import sample_draws  # noqa: F401  (fixture)
 from tests.staff.conftest import PASSWORD, as_role, tree  # noqa: F401
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.db("sqlite")]
 
 
 def test_coordinator_downloads_letters_and_the_letters_qr_opens_the_form(live_server, page, tree, sample_draws):  # noqa: F811

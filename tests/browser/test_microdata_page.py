@@ -9,7 +9,7 @@ from tests.browser.test_staff import DESK, axe_violations, log_in
 from tests.reporting.test_microdata import HEADER, KEY, data, read_csv  # noqa: F401  (fixture: three responses)
 from tests.staff.conftest import PASSWORD, tree  # noqa: F401
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.db("sqlite")]
 
 
 def test_reader_counts_and_downloads_microdata(live_server, page, tree, data, tmp_path):  # noqa: F811

@@ -11,7 +11,7 @@ from tests.browser.test_staff import DESK, axe_violations, log_in
 from tests.sampling.conftest import sample_draws  # noqa: F401
 from tests.staff.conftest import PASSWORD, as_role, tree  # noqa: F401
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.db("sqlite")]
 # counter-quick in order: (a) 1 shows e1; "no" to the petition and online filters hides (g) and (h)
 DIGITS = "1114444222"
 

@@ -12,7 +12,7 @@ from tests.browser.test_staff import DESK, axe_violations, log_in
 from tests.reporting.published_fixture import store
 from tests.staff.conftest import PASSWORD, tree  # noqa: F401
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.db("sqlite")]
 
 
 def test_published_reports_page_is_accessible(live_server, page, tree, app, tmp_path):  # noqa: F811

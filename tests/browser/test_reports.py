@@ -12,7 +12,7 @@ from tests.browser.test_staff import DESK, axe_violations, log_in
 from tests.staff.conftest import PASSWORD, tree  # noqa: F401
 from tests.staff.test_reports_pages import seed_commune
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.db("sqlite")]
 
 
 def test_reader_filters_reads_the_verdict_and_downloads_the_workbook(live_server, page, tree, tmp_path):  # noqa: F811

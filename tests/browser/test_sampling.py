@@ -13,7 +13,7 @@ from tests.browser.test_staff import DESK, axe_violations, log_in
 from tests.sampling.conftest import HEADER, frame_rows
 from tests.staff.conftest import PASSWORD, as_role, tree  # noqa: F401
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.db("sqlite")]
 
 
 def test_coordinator_import_design_draw_export_and_track(live_server, page, tree, tmp_path):  # noqa: F811

@@ -9,7 +9,7 @@ from tests.sampling.conftest import sample_draws  # noqa: F401
 from tests.sampling.test_estimates_pages import answered
 from tests.staff.conftest import PASSWORD, tree  # noqa: F401
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.db("sqlite")]
 
 
 def test_estimates_pages_pass_axe(live_server, page, tree, sample_draws):  # noqa: F811

@@ -12,7 +12,7 @@ from survey.staff import accounts, scope
 from tests.qrkit import decode_image, pdf_pages
 from tests.staff.conftest import PASSWORD, tree  # noqa: F401
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.db("sqlite")]
 DESK = {"width": 1366, "height": 768}
 AXE_TAGS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21aa"]}}
 

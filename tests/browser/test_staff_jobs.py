@@ -14,7 +14,7 @@ from tests.browser.test_staff import DESK, axe_violations, log_in
 from tests.qrkit import decode_image, pdf_pages
 from tests.staff.conftest import PASSWORD, tree  # noqa: F401
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.db("sqlite")]
 
 
 def test_poster_job_progress_download_and_axe(live_server, page, tree, tmp_path):  # noqa: F811
