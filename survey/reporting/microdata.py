@@ -16,12 +16,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 from sqlalchemy import BigInteger, String, exists, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -543,7 +546,10 @@ def write_csv(session: Session, export: Export, out: Path) -> None:
 
 
 def write_xlsx(session: Session, export: Export, out: Path | io.BytesIO) -> None:
-    """A workbook in openpyxl's write-only mode (rows go to disk as they come): data, then codebook."""
+    """A workbook: data, then codebook. openpyxl writes the frame (sheets, styles, the bold
+    frozen header, the codebook); the data rows are streamed into the data sheet's XML by
+    _sheet_rows, as openpyxl would write them but about 20 times faster (its pure-Python XML
+    writer took 91 s for 100,000 rows), and never held whole in memory."""
     check(export, "xlsx")
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -563,8 +569,6 @@ def write_xlsx(session: Session, export: Export, out: Path | io.BytesIO) -> None
         return cells
 
     data.append(heading(export.layout.header))
-    for row in rows(session, export):
-        data.append(row)
     codebook = book.create_sheet(CODEBOOK_SHEET)
     codebook.freeze_panes = "A2"
     for letter, width in zip("ABCDEFGH", (16, 16, 8, 60, 24, 10, 30, 50)):
@@ -572,7 +576,56 @@ def write_xlsx(session: Session, export: Export, out: Path | io.BytesIO) -> None
     codebook.append(heading([_(h) for h in CODEBOOK_HEADER]))
     for row in codebook_rows(export.layout, export.scope.sel, export.rows):
         codebook.append(_safe(row))
-    book.save(out)
+    frame = io.BytesIO()
+    book.save(frame)
+    with zipfile.ZipFile(frame) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename != DATA_SHEET_PART:
+                target.writestr(info, content)
+                continue
+            head, end, tail = content.decode("utf-8").partition("</sheetData>")
+            if not end:
+                raise RuntimeError("openpyxl wrote the data sheet without <sheetData>")  # a changed openpyxl: tests catch it
+            with target.open(DATA_SHEET_PART, "w", force_zip64=True) as sheet:
+                sheet.write(head.encode("utf-8"))
+                for part in _sheet_rows(rows(session, export), len(export.layout.columns), first=2):
+                    sheet.write(part.encode("utf-8"))
+                sheet.write((end + tail).encode("utf-8"))
+
+
+DATA_SHEET_PART = "xl/worksheets/sheet1.xml"  # the first sheet created
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # no XML 1.0 document holds them
+
+
+def _sheet_rows(values: Iterator[list[Any]], width: int, first: int, rows_per_part: int = 2_000) -> Iterator[str]:
+    """SpreadsheetML <row> elements as openpyxl writes them in write-only mode: numbers as
+    values, text as inline strings (spaces kept where they lead or trail), empty cells left
+    out; characters XML cannot hold become U+FFFD (openpyxl would stop the whole file)."""
+    from openpyxl.utils import get_column_letter
+
+    letters = [get_column_letter(i) for i in range(1, width + 1)]
+    part: list[str] = []
+    for number, row in enumerate(values, first):
+        r = str(number)
+        part.append(f'<row r="{r}">')
+        for letter, value in zip(letters, row):
+            if value is None:
+                continue
+            if isinstance(value, str):
+                if value == "":
+                    part.append(f'<c r="{letter}{r}" t="inlineStr"></c>')
+                    continue
+                text = escape(XML_ILLEGAL.sub("\ufffd", value))
+                space = ' xml:space="preserve"' if value.strip() != value and value.strip() else ""
+                part.append(f'<c r="{letter}{r}" t="inlineStr"><is><t{space}>{text}</t></is></c>')
+            else:
+                part.append(f'<c r="{letter}{r}" t="n"><v>{value}</v></c>')
+        part.append("</row>")
+        if len(part) > rows_per_part * 40:
+            yield "".join(part)
+            part.clear()
+    yield "".join(part)
 
 
 def write_sav(session: Session, export: Export, out: Path) -> None:

@@ -240,3 +240,54 @@ def test_bad_requests_are_400_pages_that_say_the_fix(as_role, data, monkeypatch)
     monkeypatch.setattr(microdata, "SAV_MAX_ROWS", 0)
     resp = reader.get(f"/staff/reports/11953/du-lieu-vi-mo/tai-ve?phieu={KEY}&ky=year&gia_tri=2025&dinh_dang=sav")
     assert resp.status_code == 400 and "CSV" in resp.get_data(as_text=True)
+
+
+AWKWARD = '  <b>&"x", hai\ndòng\x01  '  # spaces that lead and trail, markup, a quote, a comma, a line break, a control character
+
+
+@pytest.fixture
+def more(app, data):
+    """R4 (v2, commune A, only option 2 ticked, an awkward comment) after three responses of another
+    questionnaire: commune A's ids are then 2, 4 and 8 (other questionnaires' responses between)."""
+    with app.app_context():
+        s = get_session()
+        v2 = catalog.latest(s, KEY)
+        other = catalog.latest(s, "counter-quick")
+        unit = s.scalar(select(Unit.id).where(Unit.code == "11953"))
+        for _ in range(3):
+            s.add(Response(version_id=other.id, submitted_at=datetime(2025, 5, 1, tzinfo=UTC), channel="counter",
+                           source="feedback", language="vi", unit_id=unit))
+        r4 = Response(version_id=v2.id, submitted_at=datetime(2025, 5, 2, tzinfo=UTC), channel="web", source="feedback",
+                      language="vi", unit_id=unit)
+        r4.answers = [Answer(item_key="q1", code=3), Answer(item_key="channel_seen", code=2),
+                      Answer(item_key="comment", text=AWKWARD)]
+        s.add(r4)
+        s.commit()
+
+
+def test_chunks_by_range_and_by_id_give_the_same_file_and_xlsx_agrees_with_csv(runner, more, tmp_path, monkeypatch):
+    whole = tmp_path / "whole.csv"
+    assert export(runner, whole, "--unit", "11953", "--include-flagged").exit_code == 0
+    for chunk in (2, 3):  # ids 2, 4 | 8 read as ranges; 2, 4, 8 (a gap wider than the chunk) read by id
+        monkeypatch.setattr(microdata, "CHUNK", chunk)
+        pieces = tmp_path / f"pieces-{chunk}.csv"
+        assert export(runner, pieces, "--unit", "11953", "--include-flagged").exit_code == 0
+        assert pieces.read_bytes() == whole.read_bytes(), f"chunks of {chunk}: boundaries and by-id reads change nothing"
+    rows = read_csv(whole.read_bytes())
+    assert [(r["row"], r["q1"], r["flags"]) for r in rows] == [("1", "5", "0"), ("2", "1", "1"), ("3", "3", "0")]
+    r4 = rows[2]
+    assert [r4[f"channel_seen_{c}"] for c in (1, 2, 3)] == ["0", "1", "0"], "one option ticked: the others are 0"
+    assert (r4["comment"], r4["age"], r4["month"], r4["channel"]) == (AWKWARD, "", "2025-05", "web")
+    assert [r["channel_seen_1"] for r in rows] == ["1", "", "0"], "R3 answered no option: empty"
+
+    book = tmp_path / "vi-mo.xlsx"
+    assert export(runner, book, "--unit", "11953", "--include-flagged", "--format", "xlsx").exit_code == 0
+    sheet = load_workbook(book)[microdata.DATA_SHEET]
+    cells = [["" if c.value is None else str(c.value) for c in row] for row in sheet.iter_rows()]
+    assert cells[0] == HEADER
+    assert cells[3][HEADER.index("comment")] == AWKWARD.replace("\x01", "\ufffd"), \
+        "spaces, markup and line break kept; a character XML cannot hold replaced, not the file lost"
+    assert sheet.cell(row=4, column=HEADER.index("q1") + 1).value == 3, "a number, not text"
+    cells[3][HEADER.index("comment")] = AWKWARD
+    assert cells[1:] == [[r[h] for h in HEADER] for r in rows], "openpyxl reads the workbook as csv reads the CSV"
+    assert sheet.freeze_panes == "B2" and sheet["A1"].font.b, "header row bold and frozen"
