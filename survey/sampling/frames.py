@@ -15,10 +15,13 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import chain
+from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -249,44 +252,14 @@ class _Lookup:
     def field(self, text: str) -> Field | None:
         return self.fields.get(text) or self.field_names.get(plain(text))
 
-    def ids(self) -> tuple[Callable[[str], int | None], Callable[[str], int | None]]:
-        """(unit id, field id) of a cell's text, remembered per text: a million rows name a few
-        hundred units and fields, and plain() or an ORM attribute per row costs seconds."""
-        units: dict[str, int | None] = {}
-        fields: dict[str, int | None] = {}
-
-        def unit_id(text: str) -> int | None:
-            if text not in units:
-                found = self.unit(text)
-                units[text] = None if found is None else found.id
-            return units[text]
-
-        def field_id(text: str) -> int | None:
-            if text not in fields:
-                found = self.field(text)
-                fields[text] = None if found is None else found.id
-            return fields[text]
-
-        return unit_id, field_id
-
-
-def _rows(table: Table, mapping: dict[str, str]) -> Iterator[tuple[int, list[str]]]:
-    """(line, cells in TARGETS order, '' where unmapped) of each non-blank row, in NFC."""
-    where = [table.headers.index(mapping[t]) if mapping.get(t) else -1 for t in TARGETS]
-    width = max(where) + 2  # the last cell stays '' for unmapped targets (index -1)
-    for line, cells in table.rows:
-        if not any(cells):
-            continue
-        cells = cells[:width - 1] + [""] * (width - min(len(cells), width - 1))
-        yield line, [cells[i] if cells[i].isascii() else unicodedata.normalize("NFC", cells[i]) for i in where]
-
 
 def import_frame(session: Session, root: Unit, path: str | Path, *, source: str, mapping: dict[str, str] | None = None,
                  filename: str | None = None, actor_login: str | None = None,
                  progress: Callable[[int], None] | None = None) -> ImportReport:
     """Import a frame file for the subtree of `root`; saves the mapping under `source`. Rows are
     checked as they are read and stored BATCH at a time; `progress(n)` hears of every n rows read.
-    Never commits; on a FrameError the caller rolls back (some batches may have been written)."""
+    Never commits: the caller's one commit keeps the whole file or, on a FrameError or a crash,
+    nothing (some batches may have been written inside the transaction the caller rolls back)."""
     path = Path(path)
     try:
         table = read_table(path)
@@ -296,121 +269,230 @@ def import_frame(session: Session, root: Unit, path: str | Path, *, source: str,
     problems = check_mapping(mapping, table.headers)
     if problems:
         raise FrameError(" ".join(problems))
-    check = _Checker(session, root, mapping)
     batch = FrameImport(unit_id=root.id, source=source[:80], filename=(filename or path.name)[:200],
                         file_sha256=file_sha256(path), actor_login=actor_login)
     session.add(batch)
     session.flush()
-    parsed: dict[str, tuple] = {}
-    read = 0
+    store = _Store(session, batch.id)
+    check = _Checker(session, root, mapping, table.headers, iso_dates=store.sqlite)
     try:
-        for line, row in _rows(table, mapping):
-            read += 1
-            if progress is not None and read % BATCH == 0:
-                progress(BATCH)
-            values = check(line, row)
-            if values is not None:
-                parsed[values[0]] = values
-                if len(parsed) >= BATCH:
-                    _store(session, parsed, check.report, batch.id)
-                    parsed = {}
+        with store.bulk():
+            while True:
+                parsed, read = check.take(table.rows, BATCH)
+                if not read:
+                    break
+                store(parsed, check)
+                if progress is not None:
+                    progress(read)
     except TooLarge as exc:
         raise FrameError(too_large(exc)) from None
     except SheetError as exc:
         raise FrameError(str(exc)) from None
-    if progress is not None and read % BATCH:
-        progress(read % BATCH)
-    _store(session, parsed, check.report, batch.id)
     _finish(session, root, batch, check.report, source=source, mapping=mapping)
     return check.report
 
 
-class _Checker:
-    """Checks one row at a time, remembering the line of each dossier code seen; a good row
-    becomes (code, unit id, field id, completed on, *OPTIONAL, line), a bad one a rejection."""
+UNKNOWN = object()  # a text not looked up yet (None is "looked up: not in the registry")
+NO_DATE = ""  # a completion date text that cannot be read (remembered like a good one)
+SEP = "\x1f"  # joins a row's cells for one NFC check: read_cells refuses control characters in a cell
 
-    def __init__(self, session: Session, root: Unit, mapping: dict[str, str]) -> None:
-        self.root, self.mapping = root, mapping
-        self.unit_id, self.field_id = _Lookup(session, root).ids()
+
+class _Checker:
+    """Checks rows BATCH at a time in one tight loop (a million rows: every call and temporary per
+    row costs seconds), remembering the line of each dossier code seen and the id or date each
+    distinct unit, field and date text stands for. A good row becomes (code, unit id, field id,
+    completed on, *OPTIONAL) in the driver's form (dates as ISO text on SQLite, as SQLite stores
+    them), a bad one a rejection with its line."""
+
+    def __init__(self, session: Session, root: Unit, mapping: dict[str, str], headers: list[str], *,
+                 iso_dates: bool) -> None:
+        self.root, self.mapping, self.iso_dates = root, mapping, iso_dates
+        self.lookup = _Lookup(session, root)
         self.limits = [FrameDossier.__table__.c[t].type.length for t in OPTIONAL]
+        where = [headers.index(mapping[t]) if mapping.get(t) else -1 for t in TARGETS]
+        self.pick = itemgetter(*where)
+        self.pad = [""] * (max(where) + 1)  # a short row reads '' beyond its end; -1 (unmapped) is ''
+        self.units: dict[str, int | None] = {}
+        self.fields: dict[str, int | None] = {}
+        self.dates: dict[str, object] = {}
         self.first_line: dict[str, int] = {}
         self.report = ImportReport()
 
     def reject(self, line: int, reason: str, fix: str) -> None:
         self.report.rejected.append((line, reason, fix))
 
-    def __call__(self, line: int, row: list[str]) -> tuple | None:
-        code, unit_text, field_text, done_text, *optional = row
-        if not (code and unit_text and field_text and done_text):
-            names = ", ".join(f"{_(TARGET_LABELS[t])} ({self.mapping[t]})" for t, v in zip(REQUIRED, row) if not v)
-            return self.reject(line, _("thiếu {names}", names=names), _("điền giá trị vào tệp nguồn rồi nhập lại"))
-        try:  # printable ASCII has no control or invisible characters: the full check only for the rest
-            if not (code.isascii() and code.isprintable() and len(code) <= MAX_DOSSIER_CODE and "|" not in code):
-                code = check_dossier_code(code)
-        except MintError as exc:
-            return self.reject(line, _("mã hồ sơ không hợp lệ: {why}", why=str(exc)),
-                               _("mã hồ sơ gồm 1–64 ký tự, không có ký tự điều khiển hay ký tự ẩn"))
-        first = self.first_line.setdefault(code, line)
-        if first != line:
-            return self.reject(line, _("hồ sơ {code} trùng với dòng {first}", code=code, first=first),
-                               _("mỗi hồ sơ chỉ một dòng: xoá dòng trùng"))
-        unit_id = self.unit_id(unit_text)
-        if unit_id is None:
-            return self.reject(line, _("đơn vị “{unit}” không có trong danh mục của {root}", unit=unit_text[:60],
-                                       root=self.root.name),
-                               _("dùng mã đơn vị hành chính hoặc tên đúng như trong danh mục đơn vị"))
-        field_id = self.field_id(field_text)
-        if field_id is None:
-            return self.reject(line, _("lĩnh vực “{field}” không có trong danh mục", field=field_text[:60]),
-                               _("dùng mã lĩnh vực (ví dụ dat-dai) hoặc tên tiếng Việt của lĩnh vực"))
+    def take(self, rows: Iterator[tuple[int, list[str]]], limit: int) -> tuple[list[tuple], int]:
+        """(good rows, non-blank rows read) of the next `limit` non-blank rows."""
+        good: list[tuple] = []
+        read = 0
+        pick, pad, normalize = self.pick, self.pad, unicodedata.normalize
+        units, fields, dates, first_line = self.units, self.fields, self.dates, self.first_line
+        l_procedure, l_name, l_address, l_phone, l_channel = self.limits
+        for line, cells in rows:
+            if not any(cells):
+                continue
+            read += 1
+            row = pick(cells + pad)
+            joined = SEP.join(row)
+            normal = normalize("NFC", joined)  # the same object when already NFC (nearly always)
+            if normal is not joined:
+                row = normal.split(SEP)
+            code, unit_text, field_text, done_text, procedure, name, address, phone, channel = row
+            if not (code and unit_text and field_text and done_text):
+                self.missing(line, row)
+            elif not (code.isascii() and code.isprintable() and len(code) <= MAX_DOSSIER_CODE and "|" not in code) \
+                    and (code := self.odd_code(line, code)) is None:
+                pass
+            elif (first := first_line.setdefault(code, line)) != line:
+                self.reject(line, _("hồ sơ {code} trùng với dòng {first}", code=code, first=first),
+                            _("mỗi hồ sơ chỉ một dòng: xoá dòng trùng"))
+            elif (unit_id := units.get(unit_text, UNKNOWN)) is None or unit_id is UNKNOWN and (
+                    unit_id := self.unit_id(unit_text)) is None:
+                self.reject(line, _("đơn vị “{unit}” không có trong danh mục của {root}", unit=unit_text[:60],
+                                    root=self.root.name),
+                            _("dùng mã đơn vị hành chính hoặc tên đúng như trong danh mục đơn vị"))
+            elif (field_id := fields.get(field_text, UNKNOWN)) is None or field_id is UNKNOWN and (
+                    field_id := self.field_id(field_text)) is None:
+                self.reject(line, _("lĩnh vực “{field}” không có trong danh mục", field=field_text[:60]),
+                            _("dùng mã lĩnh vực (ví dụ dat-dai) hoặc tên tiếng Việt của lĩnh vực"))
+            elif (done := dates.get(done_text) or self.date(done_text)) is NO_DATE:
+                self.reject(line, _("ngày hoàn thành “{value}” không đọc được", value=done_text[:20]),
+                            _("ghi ngày dạng 20/11/2026 hoặc 2026-11-20"))
+            else:
+                if phone and not (len(phone) in (10, 11) and phone[0] == "0" and phone.isascii() and phone.isdigit()):
+                    phone = self.repaired_phone(line, phone)
+                good.append((code, unit_id, field_id, done, procedure[:l_procedure] or None, name[:l_name] or None,
+                             address[:l_address] or None, phone[:l_phone] or None, channel[:l_channel] or None))
+            if read == limit:
+                break
+        return good, read
+
+    def missing(self, line: int, row: tuple[str, ...]) -> None:
+        names = ", ".join(f"{_(TARGET_LABELS[t])} ({self.mapping[t]})" for t, v in zip(REQUIRED, row) if not v)
+        self.reject(line, _("thiếu {names}", names=names), _("điền giá trị vào tệp nguồn rồi nhập lại"))
+
+    def odd_code(self, line: int, code: str) -> str | None:
+        """The full check of a code that is not short printable ASCII; None when rejected."""
         try:
-            done = to_date(done_text)
+            return check_dossier_code(code)
+        except MintError as exc:
+            self.reject(line, _("mã hồ sơ không hợp lệ: {why}", why=str(exc)),
+                        _("mã hồ sơ gồm 1–64 ký tự, không có ký tự điều khiển hay ký tự ẩn"))
+            return None
+
+    def unit_id(self, text: str) -> int | None:
+        found = self.lookup.unit(text)
+        self.units[text] = None if found is None else found.id
+        return self.units[text]
+
+    def field_id(self, text: str) -> int | None:
+        found = self.lookup.field(text)
+        self.fields[text] = None if found is None else found.id
+        return self.fields[text]
+
+    def date(self, text: str) -> object:
+        """The stored form of a completion date text, or NO_DATE; remembered (a quarter has about 92
+        distinct dates) unless a file full of odd texts would make the memory grow without use."""
+        try:
+            day = to_date(text)
+            value: object = day.isoformat() if self.iso_dates else day
         except ValueError:
-            return self.reject(line, _("ngày hoàn thành “{value}” không đọc được", value=done_text[:20]),
-                               _("ghi ngày dạng 20/11/2026 hoặc 2026-11-20"))
-        phone = optional[PHONE_AT]
-        if phone and not (len(phone) in (10, 11) and phone[0] == "0" and phone.isascii() and phone.isdigit()):
-            phone, note = to_phone(phone)
-            if note:
-                self.report.notes.append((line, note))
-            optional[PHONE_AT] = phone or ""
-        return (code, unit_id, field_id, done, *[v[:n] or None for v, n in zip(optional, self.limits)], line)
+            value = NO_DATE
+        if len(self.dates) < 100_000:
+            self.dates[text] = value
+        return value
+
+    def repaired_phone(self, line: int, text: str) -> str:
+        phone, note = to_phone(text)
+        if note:
+            self.report.notes.append((line, note))
+        return phone or ""
 
 
-PHONE_AT = OPTIONAL.index("phone")
 COLUMNS = ("dossier_code", "unit_id", "field_id", "completed_on", *OPTIONAL)
+LOOKUP_CHUNK = 500  # codes per lookup query on SQLite (one prepared statement, the last chunk padded)
+# SQLite's page cache for the import's connection: the unique index on dossier codes of a million-row
+# frame is about 50 MB and each batch touches pages all over it; with the default 2 MB cache nearly
+# every insert re-read a page. Memory, not durability: the commit is still synchronous=FULL.
+IMPORT_CACHE_KIB = 128 * 1024
 
 
-def _store(session: Session, parsed: dict[str, tuple], report: ImportReport, import_id: int) -> None:
-    """One batch: dossiers already in the frame (looked up by code, 500 to a query) are unchanged
-    or rejected as different; the others are inserted with one executemany of the driver (through
-    SQLAlchemy's per-row parameter handling a million rows took 8 s more)."""
-    table = FrameDossier.__table__
-    existing: dict[str, tuple] = {}
-    codes = list(parsed)
-    for start in range(0, len(codes), 500):
-        query = select(*[table.c[k] for k in COLUMNS]).where(table.c.dossier_code.in_(codes[start:start + 500]))
-        for old in session.execute(query):
-            existing[old[0]] = tuple(old)
-    new = []
-    for code, values in parsed.items():
-        old = existing.get(code)
-        if old is None:
-            new.append(values[:-1])
-        elif old == values[:-1]:
-            report.unchanged += 1
+class _Store:
+    """Stores checked batches: dossiers already in the frame (looked up by code) are unchanged or
+    rejected as different, the others inserted in code order (the unique index takes them about
+    twice as fast) through the driver: executemany of one prepared INSERT on SQLite, COPY on
+    PostgreSQL (SQLAlchemy's per-row parameter handling cost seconds over a million rows)."""
+
+    def __init__(self, session: Session, import_id: int) -> None:
+        self.connection = session.connection()
+        self.sqlite = self.connection.dialect.name == "sqlite"
+        self.import_id = int(import_id)
+        columns = ", ".join(COLUMNS)
+        table = FrameDossier.__tablename__
+        if self.sqlite:
+            self.lookup_sql = (f"SELECT {columns} FROM {table} WHERE dossier_code IN "
+                               f"({', '.join(['?'] * LOOKUP_CHUNK)})")
+            self.insert_sql = (f"INSERT INTO {table} ({columns}, import_id) "
+                               f"VALUES ({', '.join(['?'] * len(COLUMNS))}, {self.import_id})")
         else:
-            report.rejected.append((values[-1], _("hồ sơ {code} đã có trong khung mẫu với thông tin khác", code=code),
-                                    _("kiểm tra lại dòng này; hồ sơ đã nhập không bị ghi đè")))
-    if new:
-        connection = session.connection()
-        sqlite = connection.dialect.name == "sqlite"
-        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-        sql = (f"INSERT INTO {table.name} ({', '.join(COLUMNS)}, import_id) "
-               f"VALUES ({', '.join([mark] * (len(COLUMNS) + 1))})")
-        new.sort()  # in code order the unique index takes them about twice as fast
-        connection.exec_driver_sql(sql, [(*v[:3], v[3].isoformat() if sqlite else v[3], *v[4:], import_id) for v in new])
-    report.created += len(new)
+            self.lookup_sql = f"SELECT {columns} FROM {table} WHERE dossier_code = ANY(%s)"
+            self.insert_sql = f"COPY {table} ({columns}, import_id) FROM STDIN"
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """SQLite's page cache raised for the import, then set back (the connection goes back to the pool)."""
+        if not self.sqlite:
+            yield
+            return
+        cursor = self.connection.connection.cursor()
+        before = cursor.execute("PRAGMA cache_size").fetchone()[0]
+        cursor.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            cursor.execute(f"PRAGMA cache_size = {int(before)}")
+            cursor.close()
+
+    def __call__(self, good: list[tuple], check: _Checker) -> None:
+        good.sort()
+        cursor = self.connection.connection.cursor()
+        try:
+            existing = dict(self.existing(cursor, [values[0] for values in good]))
+            if existing:
+                new = []
+                for values in good:
+                    old = existing.get(values[0])
+                    if old is None:
+                        new.append(values)
+                    elif old == values:
+                        check.report.unchanged += 1
+                    else:
+                        check.reject(check.first_line[values[0]],
+                                     _("hồ sơ {code} đã có trong khung mẫu với thông tin khác", code=values[0]),
+                                     _("kiểm tra lại dòng này; hồ sơ đã nhập không bị ghi đè"))
+            else:
+                new = good
+            if new and self.sqlite:
+                cursor.executemany(self.insert_sql, new)
+            elif new:
+                with cursor.copy(self.insert_sql) as copy:
+                    for values in new:
+                        copy.write_row((*values, self.import_id))
+        finally:
+            cursor.close()
+        check.report.created += len(new)
+
+    def existing(self, cursor: Any, codes: list[str]) -> Iterator[tuple[str, tuple]]:
+        """(code, stored row) of the codes already in the frame."""
+        if not self.sqlite:
+            for old in cursor.execute(self.lookup_sql, (codes,)):
+                yield old[0], tuple(old)
+            return
+        for start in range(0, len(codes), LOOKUP_CHUNK):
+            chunk = codes[start:start + LOOKUP_CHUNK]
+            chunk += [chunk[-1]] * (LOOKUP_CHUNK - len(chunk))
+            for old in cursor.execute(self.lookup_sql, chunk):
+                yield old[0], old
 
 
 def _finish(session: Session, root: Unit, batch: FrameImport, report: ImportReport, *, source: str,
