@@ -118,8 +118,7 @@ def test_same_seed_same_sample_whatever_the_row_order_another_seed_another(ctx, 
     first = draws.draw(ctx, d, seed="abc")
     frame = draws.frame_of(ctx, d)
     order = np.random.default_rng(7).permutation(len(frame)).tolist()
-    shuffled = draws.Frame(frame.ids[order], [frame.codes[i] for i in order], frame.strata[order], frame.labels,
-                           [frame.lines[i] for i in order])
+    shuffled = draws.Frame([frame.codes[i] for i in order], frame.strata[order], frame.labels, [frame.lines[i] for i in order])
     assert shuffled.codes != frame.codes and draws.frame_checksum(shuffled) == first.frame_sha256
     again = draws.ranked(shuffled, d, "abc")
     ctx.flush()
