@@ -182,11 +182,9 @@ def _combine(parts: pd.DataFrame, keys: list[str], weight: np.ndarray, level: fl
         n=np.where(ok, parts["n"], 0), n_satisfied=parts["n_satisfied"].astype("float64").fillna(0),
         n_no_opinion=parts["n_no_opinion"], n_excluded=parts["n_excluded"],
     )
-    g = frame.groupby(keys, sort=True, dropna=False, observed=True).agg(
-        w=("w", "sum"), wp=("wp", "sum"), wsd=("wsd", "sum"), wmean=("wmean", "sum"), wbottom=("wbottom", "sum"),
-        n=("n", "max"), n_satisfied=("n_satisfied", "sum"), n_no_opinion=("n_no_opinion", "max"),
-        n_excluded=("n_excluded", "max"),
-    ).reset_index()
+    groups = frame.groupby(keys, sort=True, dropna=False, observed=True)  # two reductions, not one per column
+    g = pd.concat([groups[["w", "wp", "wsd", "wmean", "wbottom", "n_satisfied"]].sum(),
+                   groups[["n", "n_no_opinion", "n_excluded"]].max()], axis=1).reset_index()
     with np.errstate(invalid="ignore", divide="ignore"):
         pbar, sdbar = g["wp"] / g["w"], g["wsd"] / g["w"]
         n_eff = np.where(sdbar > 0, np.minimum(g["n"], pbar * (1 - pbar) / sdbar**2), g["n"]).astype(float)

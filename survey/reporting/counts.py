@@ -58,6 +58,24 @@ def _local_month_sqlite(element, compiler, **kw) -> str:
     return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)}, '+7 hours')"
 
 
+class unindexed(FunctionElement):  # noqa: N801  (a SQL expression, named like a function)
+    """A column the planner must not look up in an index (SQLite's unary +), only filter on: so an
+    index whose order matches a GROUP BY can stream the groups instead of sorting them."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(unindexed)
+def _unindexed(element, compiler, **kw) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element, compiler, **kw) -> str:
+    return f"+{compiler.process(element.clauses, **kw)}"
+
+
 @compiles(local_month, "postgresql")
 def _local_month_postgresql(element, compiler, **kw) -> str:
     # a fixed offset, not a zone name: 'UTC+7' would mean UTC−7 to PostgreSQL (POSIX signs)

@@ -35,7 +35,6 @@ from questionnaires.loader import Questionnaire
 from .. import catalog
 from ..i18n import N_, _, format_time
 from ..models import (
-    AnswerCount,
     Field,
     FrameDossier,
     Procedure,
@@ -52,11 +51,16 @@ from .selection import (
     Scope,
     Selection,
     label_groups,
-    maintained_filter,
     split_range,
     unit_tree,
 )
-from .standard import comparable_structure, counts_frame, standard_report, stored_cells
+from .standard import (
+    answered_versions,
+    comparable_structure,
+    counts_frame,
+    standard_report,
+    stored_cells,
+)
 
 PERIOD_KINDS = ("month", "quarter", "year", "custom")
 FREQ = {"month": "M", "quarter": "Q", "year": "Y"}
@@ -540,8 +544,7 @@ def read_window(session: Session, chosen: Sequence[Questionnaire], f: Filters, u
     together = scope(",".join(scopes), chosen[0], rows)
     (first, last), edges = split_range(since, until)
     assert not edges, "a month, quarter or year is whole months"
-    query = select(AnswerCount.version_id).distinct().where(AnswerCount.version_id.in_(together.version_ids))
-    present = set(session.scalars(maintained_filter(query, AnswerCount, together, first, last)))
+    present = {v.id for v in answered_versions(session, together)}
     items = list(dict.fromkeys(i for s in scopes.values() for i in s.items))
     cells = stored_cells(session, together, ["version", "period", "field"], items, first, last, flagged_codes=False)
     return Window(label_groups(session, cells, together, ["period", "field"]), scopes, present)

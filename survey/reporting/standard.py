@@ -25,7 +25,15 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Select, String, func, literal, literal_column, select, type_coerce
+from sqlalchemy import (
+    Select,
+    String,
+    func,
+    literal,
+    literal_column,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from analysis import report as analysis_report
@@ -36,7 +44,7 @@ from .. import catalog
 from ..models import AnswerCount, Field, QuestionnaireVersion, Unit
 from . import targets as targets_store
 from .breakdowns import breakdown, respondent_minimums, signature_cells
-from .counts import refresh
+from .counts import refresh, unindexed
 from .exclusions import exclusion_rows, flagged_responses
 from .selection import (
     COUNT_COLUMNS,
@@ -102,8 +110,10 @@ def stored_cells(session: Session, scope: Scope, dims: list[str], items: list[st
     # the month as text: no per-row date parsing on SQLite (PostgreSQL's driver returns dates)
     group = {"period": type_coerce(AnswerCount.month, String()), **COUNT_COLUMNS}
     columns = [group[d] for d in dims]
-    # grouping columns in the order of ix_answer_counts_report, so the database need not sort
-    order = [group[d] for d in ("period", "unit", "field") if d in dims] + [group[d] for d in ("version",) if d in dims]
+    # grouping columns in the order of ix_answer_counts_report (by unit) or ix_answer_counts_grouped (summed
+    # over units), so the database streams the groups instead of sorting them
+    order = ([group[d] for d in ("period", "unit", "field", "version") if d in dims] if "unit" in dims
+             else [group[d] for d in ("version", "period", "field") if d in dims])
     whole_grain = {"unit", "field", "period"} <= set(dims) and ("version" in dims or len(scope.versions) == 1)
 
     def where(query: Select) -> Select:
@@ -121,8 +131,10 @@ def stored_cells(session: Session, scope: Scope, dims: list[str], items: list[st
         return rows_frame(fetch_rows(session, query), names)
     flagged = where(select(*columns, AnswerCount.source, literal(FLAGGED, String()), AnswerCount.item_key,
                            literal_column("0"), func.sum(AnswerCount.n)))
-    flagged = flagged.where(AnswerCount.flag_reason.is_not(None)).group_by(*order, AnswerCount.source, AnswerCount.item_key)
-    rows = fetch_rows(session, query.where(AnswerCount.flag_reason.is_(None))) + fetch_rows(session, flagged)
+    # the flag filters are not index lookups: a lookup on flag_reason in the middle of the index breaks its order
+    flag = unindexed(AnswerCount.flag_reason)
+    flagged = flagged.where(flag.is_not(None)).group_by(*order, AnswerCount.source, AnswerCount.item_key)
+    rows = fetch_rows(session, query.where(flag.is_(None))) + fetch_rows(session, flagged)
     return rows_frame(rows, names)
 
 
@@ -176,8 +188,11 @@ def answered_versions(session: Session, scope: Scope) -> list[QuestionnaireVersi
     """The versions with responses in the selection, read from the maintained counts (by month)."""
     first = scope.sel.since.replace(day=1) if scope.sel.since else None
     last = scope.sel.until.replace(day=1) if scope.sel.until else None
-    query = select(AnswerCount.version_id).distinct().where(AnswerCount.version_id.in_(scope.version_ids))
-    ids = set(session.scalars(maintained_filter(query, AnswerCount, scope, first, last)))
+    # one probe per version that stops at its first cell, not a DISTINCT over every cell of the range
+    cell = maintained_filter(select(AnswerCount.id).where(AnswerCount.version_id == QuestionnaireVersion.id),
+                             AnswerCount, scope, first, last)
+    ids = set(session.scalars(select(QuestionnaireVersion.id).where(QuestionnaireVersion.id.in_(scope.version_ids),
+                                                                     cell.exists())))
     return [v for v in scope.versions if v.id in ids]
 
 
