@@ -129,3 +129,13 @@ def test_a_commune_design_reads_only_its_own_dossiers(ctx, frame):
     got = draws.frame_of(ctx, saved)
     assert got.labels == [("12001", "dat-dai"), ("12001", "tu-phap-ho-tich")]
     assert all(line.split("|")[-3] == "12001" for line in got.lines) and len(got) == len(set(got.codes)) > 0
+
+
+def test_a_code_with_a_line_break_is_named_not_split(frame):
+    # the import refuses control characters; a row written around it must not shift the strata
+    first = frame.scalar(select(FrameDossier).where(FrameDossier.dossier_code == "HS-0001"))
+    first.dossier_code = "HS-0001\nHS-9999"
+    frame.flush()
+    saved = design.save(frame, design.Params(unit("33"), date(2026, 10, 1), date(2026, 12, 31), total=5), "t")
+    with pytest.raises(draws.DrawError, match="xuống dòng"):
+        draws.draw(frame, saved, seed="s")
