@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
+import weakref
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -23,7 +25,7 @@ from sqlalchemy.orm import Session
 from analysis.figures import ALL
 from analysis.inference import MIN_N
 
-from ..i18n import N_, VIETNAM, _, format_number, format_pct
+from ..i18n import N_, VIETNAM, _, format_number, format_pct, get_locale
 from ..models import Unit
 from . import charts, exclusions
 from . import comments as comment_store
@@ -102,12 +104,44 @@ def _data_url(png: bytes) -> str:
 def chart_png(board: Dashboard, name: str) -> bytes:
     """The page's chart (the same matplotlib drawing as its SVG) as a 150 dpi PNG. WeasyPrint's SVG
     renderer spent two thirds of a report's time on the two SVGs (hatch patterns, every glyph a
-    path), so the PDF prints the drawing as pixels."""
+    path), so the PDF prints the drawing as pixels: RGB on white, because WeasyPrint splits an alpha
+    channel off into a second image and encodes both again; matplotlib's own PNG is written with
+    light compression, as WeasyPrint decodes and re-encodes it anyway.
+
+    Drawn once per built dashboard and language (about a second of CPU, most of it text): the
+    dashboard cache (dashboard.build_cached) hands the same Dashboard to every download while the
+    data are unchanged, and the drawings are dropped with it."""
+    key = (name, get_locale())
+    with _CHART_LOCK:
+        entry = _CHARTS.get(id(board))
+        if entry is not None and entry[0]() is board and key in entry[1]:
+            return entry[1][key]
+    png = _draw_png(board, name)
+    with _CHART_LOCK:
+        entry = _CHARTS.get(id(board))
+        if entry is None or entry[0]() is not board:
+            entry = _CHARTS[id(board)] = (weakref.ref(board), {})
+            weakref.finalize(board, _CHARTS.pop, id(board), None)
+        entry[1][key] = png
+    return png
+
+
+_CHARTS: dict[int, tuple[weakref.ref, dict[tuple[str, str], bytes]]] = {}
+_CHART_LOCK = threading.Lock()
+
+
+def _draw_png(board: Dashboard, name: str) -> bytes:
+    from PIL import Image
+
     pyplot = charts._pyplot()
     fig = charts._criteria(board, pyplot) if name == "criteria" else charts._funnel(board, pyplot)
-    out = io.BytesIO()
-    fig.savefig(out, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    raw = io.BytesIO()
+    fig.savefig(raw, format="png", dpi=DPI, bbox_inches="tight", facecolor="white", metadata={"Software": None},
+                pil_kwargs={"compress_level": 1})
     pyplot.close(fig)
+    out = io.BytesIO()
+    with Image.open(raw) as image:
+        image.convert("RGB").save(out, format="PNG", compress_level=1)
     return out.getvalue()
 
 
