@@ -57,6 +57,12 @@ def _keys(frame: pd.DataFrame, by: Iterable[str]) -> list[str]:
     return keys
 
 
+def _frame(frame: pd.DataFrame, keys: Sequence[str], **columns: Any) -> pd.DataFrame:
+    """frame[keys].assign(**columns) built in one go: assign inserts the columns one at a time, and
+    these frames are small enough that pandas' per-column bookkeeping is most of their cost."""
+    return pd.DataFrame({**{k: frame[k] for k in keys}, **columns}, index=frame.index, copy=False)
+
+
 def _flags(frame: pd.DataFrame) -> np.ndarray:
     return frame["flagged"].fillna(False).to_numpy(dtype=bool) if "flagged" in frame.columns else np.zeros(len(frame), bool)
 
@@ -99,7 +105,7 @@ def tally(
         "n_no_opinion": keep * (code == 0),
         "n_excluded": np.zeros_like(n) if include_flagged else n * flagged,
     }
-    return _sum(frame[keys].assign(**stats), keys)
+    return _sum(_frame(frame, keys, **stats), keys)
 
 
 def percentages(tallies: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
@@ -110,8 +116,8 @@ def percentages(tallies: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
         pct = 100 * tallies["n_satisfied"].to_numpy() / n
         bottom = 100 * tallies["n_dissatisfied"].to_numpy() / n
         mean = tallies["score_sum"].to_numpy() / n
-    return tallies.assign(
-        n_eff=n, pct=pct, ci_low=100 * lo, ci_high=100 * hi, mean=mean, bottom2_pct=bottom, net=pct - bottom
+    return _frame(
+        tallies, tallies.columns, n_eff=n, pct=pct, ci_low=100 * lo, ci_high=100 * hi, mean=mean, bottom2_pct=bottom, net=pct - bottom
     )
 
 
@@ -176,8 +182,8 @@ def _combine(parts: pd.DataFrame, keys: list[str], weight: np.ndarray, level: fl
     w = np.where(ok, weight, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         sd = np.where(ok, np.sqrt(p * (1 - p) / n_eff), 0.0)
-    frame = parts[keys].assign(
-        w=w, wp=w * np.where(ok, p, 0), wsd=w * sd,
+    frame = _frame(
+        parts, keys, w=w, wp=w * np.where(ok, p, 0), wsd=w * sd,
         wmean=w * np.where(ok, parts["mean"], 0), wbottom=w * np.where(ok, parts["bottom2_pct"], 0),
         n=np.where(ok, parts["n"], 0), n_satisfied=parts["n_satisfied"].astype("float64").fillna(0),
         n_no_opinion=parts["n_no_opinion"], n_excluded=parts["n_excluded"],
@@ -193,8 +199,8 @@ def _combine(parts: pd.DataFrame, keys: list[str], weight: np.ndarray, level: fl
     n_eff = np.where(g["w"] > 0, n_eff, 0.0)
     lo, hi = wilson_interval(pbar * n_eff, n_eff, level)
     sat = g["n_satisfied"].round().astype("Int64") if pooled else pd.array([pd.NA] * len(g), dtype="Int64")
-    return g[keys].assign(
-        n=g["n"].astype("int64"), n_eff=n_eff, n_satisfied=sat, n_no_opinion=g["n_no_opinion"],
+    return _frame(
+        g, keys, n=g["n"].astype("int64"), n_eff=n_eff, n_satisfied=sat, n_no_opinion=g["n_no_opinion"],
         n_excluded=g["n_excluded"], pct=pct, ci_low=100 * lo, ci_high=100 * hi, mean=mean, bottom2_pct=bottom,
         net=pct - bottom,
     )
