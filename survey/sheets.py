@@ -6,6 +6,8 @@ A file comes from outside, so reading it is bounded before anything is parsed: i
 .xlsx (a zip) unpacks to, the number of rows and columns and the length of a cell. Control
 characters (NUL, Unicode line and paragraph separators, and for codes and names invisible format
 characters) are refused with the line and column named, never stored or silently dropped.
+Refusals are written in Vietnamese with `_()`, so an import page says them in the reader's language
+and a CLI command in the shell's (see survey.commands.messages).
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+
+from .i18n import _, format_number
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # a province's year of paper forms is a few MB
 MAX_ROWS = 100_000  # data rows below the header
@@ -62,10 +66,6 @@ class Report:
     def processed(self) -> int:
         return self.created + self.updated + self.unchanged
 
-    def summary(self, noun: str = "rows") -> str:
-        return (f"{self.processed} {noun} processed ({self.created} new, {self.updated} updated, "
-                f"{self.unchanged} unchanged); {len(self.errors)} rows failed")
-
 
 # ---------------------------------------------------------------- reading
 
@@ -80,13 +80,14 @@ def read_rows(path: str | Path, required: tuple[str, ...]) -> Iterator[tuple[int
             header = [c.lower() for c in cells]
             missing = [c for c in required if c not in header]
             if missing:
-                raise SheetError(f"{path.name}: missing column(s) {', '.join(missing)} (line {line} is the header)")
+                raise SheetError(_("{file}: thiếu cột {columns} (dòng {line} là dòng tiêu đề)", file=path.name,
+                                   columns=", ".join(missing), line=line))
             continue
         if not any(cells):
             continue
         yield line, {name: (cells[i] if i < len(cells) else "") for i, name in enumerate(header) if name}
     if header is None:
-        raise SheetError(f"{path.name}: the file is empty")
+        raise SheetError(_("{file}: tệp trống", file=path.name))
 
 
 def read_cells(path: str | Path, cell_chars: int = CELL_CHARS, multiline: bool = False, *, max_rows: int | None = None,
@@ -104,14 +105,15 @@ def read_cells(path: str | Path, cell_chars: int = CELL_CHARS, multiline: bool =
         with path.open("rb") as fh:
             head = fh.read(8)
     except OSError as exc:
-        raise SheetError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
+        raise SheetError(_("{file}: không đọc được tệp ({reason})", file=path.name, reason=exc.strerror or exc)) from None
     if size > max_bytes:
-        raise TooLarge(f"{path.name}: {size / 1024 / 1024:.1f} MB; at most {max_bytes // 1024 // 1024} MB "
-                       "can be imported at once: split the file", "bytes", max_bytes)
+        raise TooLarge(_("{file}: {size} MB; mỗi lần chỉ nhập được tối đa {limit} MB: hãy tách tệp", file=path.name,
+                         size=format_number(size / 1024 / 1024), limit=max_bytes // 1024 // 1024), "bytes", max_bytes)
     if head.startswith(b"PK\x03\x04"):
         rows = _xlsx(path)
     elif head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise SheetError(f"{path.name}: an old Excel .xls file; in Excel use 'Save as' → .xlsx or 'CSV UTF-8'")
+        raise SheetError(_("{file}: tệp Excel .xls kiểu cũ; trong Excel chọn “Lưu thành” (Save as) → .xlsx hoặc “CSV UTF-8”",
+                           file=path.name))
     else:
         rows = _csv(path)
     names: list[str] = []
@@ -123,12 +125,12 @@ def read_cells(path: str | Path, cell_chars: int = CELL_CHARS, multiline: bool =
         if len(cells) > MAX_COLUMNS:
             beyond = next((i for i in range(MAX_COLUMNS, len(cells)) if cells[i]), None)
             if beyond is not None:
-                raise SheetError(f"{path.name}: line {line}, column {column_letter(beyond + 1)}: more than {MAX_COLUMNS} "
-                                 "columns; delete the columns that are not part of the table")
+                raise SheetError(_("{file}: dòng {line}, cột {column}: hơn {limit} cột; hãy xoá các cột không thuộc bảng",
+                                   file=path.name, line=line, column=column_letter(beyond + 1), limit=MAX_COLUMNS))
             del cells[MAX_COLUMNS:]  # empty cells Excel keeps for formatting
         if line > max_rows + 1 and any(cells):
-            raise TooLarge(f"{path.name}: more than {max_rows:,} rows; split the file and import the parts one by one",
-                           "rows", max_rows)
+            raise TooLarge(_("{file}: hơn {limit} dòng; hãy tách tệp rồi nhập lần lượt từng phần", file=path.name,
+                             limit=format_number(max_rows, 0)), "rows", max_rows)
         # the common case in two C calls per row (a frame has a million rows); else find the cell
         if max(map(len, cells), default=0) > cell_chars or not "".join(cells).isprintable():
             _check_cells(path, line, cells, names, cell_chars, multiline)
@@ -142,13 +144,14 @@ def _check_cells(path: Path, line: int, cells: list[str], names: list[str], cell
         problem = cell_problem(cell, cell_chars, multiline)
         if problem:
             where = column_letter(i + 1) + (f" ({names[i]})" if i < len(names) and names[i] else "")
-            raise SheetError(f"{path.name}: line {line}, column {where}: {problem}")
+            raise SheetError(_("{file}: dòng {line}, cột {column}: {problem}", file=path.name, line=line, column=where,
+                               problem=problem))
 
 
 def cell_problem(text: str, cell_chars: int = CELL_CHARS, multiline: bool = False) -> str | None:
     """Why a cell cannot be accepted as it is, or None."""
     if len(text) > cell_chars:
-        return f"{len(text):,} characters; at most {cell_chars:,} in one cell"
+        return _("{n} ký tự; mỗi ô tối đa {limit} ký tự", n=format_number(len(text), 0), limit=format_number(cell_chars, 0))
     if text.isprintable():
         return None  # the common case, in C
     for ch in text:
@@ -156,17 +159,19 @@ def cell_problem(text: str, cell_chars: int = CELL_CHARS, multiline: bool = Fals
             continue
         category = unicodedata.category(ch)
         name = unicodedata.name(ch, "")
+        point = f"U+{ord(ch):04X}"
         if ch == "\x00":
-            return "contains a NUL byte (U+0000): the file is damaged or not text"
+            return _("có byte NUL (U+0000): tệp bị hỏng hoặc không phải văn bản")
         if category in ("Zl", "Zp"):
-            return f"contains U+{ord(ch):04X} {name}: replace it with an ordinary line break or a space"
+            return _("có ký tự {char} {name}: thay bằng một dấu xuống dòng thường hoặc một dấu cách", char=point, name=name)
+        if category == "Cc" and multiline:
+            return _("có ký tự điều khiển {char}; hãy xoá ký tự này", char=point)
         if category == "Cc":
-            return f"contains the control character U+{ord(ch):04X}; delete it" + (
-                "" if multiline else " (a code or name is one line of text)")
+            return _("có ký tự điều khiển {char}; hãy xoá ký tự này (mã hoặc tên chỉ là một dòng chữ)", char=point)
         if category == "Cs":
-            return f"contains an unpaired surrogate U+{ord(ch):04X}: the text is damaged"
+            return _("có ký tự thay thế (surrogate) lẻ {char}: văn bản bị hỏng", char=point)
         if category == "Cf" and not multiline:
-            return f"contains the invisible character U+{ord(ch):04X} {name}; delete it"
+            return _("có ký tự ẩn {char} {name}; hãy xoá ký tự này", char=point, name=name)
     return None
 
 
@@ -196,9 +201,9 @@ def _csv(path: Path) -> Iterator[tuple[int, list[Any]]]:
             for number, values in enumerate(reader, 1):
                 yield number, values
         except csv.Error as exc:
-            reason = (f"a cell longer than {csv.field_size_limit():,} characters" if "field larger" in str(exc)
-                      else f"not readable as CSV ({exc})")
-            raise SheetError(f"{path.name}: line {number + 1}: {reason}") from None
+            reason = (_("có ô dài hơn {limit} ký tự", limit=format_number(csv.field_size_limit(), 0))
+                      if "field larger" in str(exc) else _("không đọc được dạng CSV ({reason})", reason=exc))
+            raise SheetError(_("{file}: dòng {line}: {problem}", file=path.name, line=number + 1, problem=reason)) from None
 
 
 def _clean_utf8(path: Path) -> bool:
@@ -224,14 +229,14 @@ def _csv_problem(path: Path) -> None:
     raw = path.read_bytes()
     nul = raw.find(b"\x00")
     if nul >= 0:
-        raise SheetError(f"{path.name}: line {_line_at(raw, nul)}: contains a NUL byte; not a text file "
-                         "(a CSV in UTF-8, or an .xlsx workbook, is expected)")
+        raise SheetError(_("{file}: dòng {line}: có byte NUL; đây không phải tệp văn bản (cần tệp CSV UTF-8 hoặc "
+                           "bảng tính .xlsx)", file=path.name, line=_line_at(raw, nul)))
     try:
         raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         start = exc.start + (3 if raw.startswith(codecs.BOM_UTF8) else 0)
-        raise SheetError(f"{path.name}: line {_line_at(raw, start)}: not UTF-8 text; "
-                         "in Excel save as 'CSV UTF-8' or as .xlsx") from None
+        raise SheetError(_("{file}: dòng {line}: không phải văn bản UTF-8; trong Excel hãy lưu thành “CSV UTF-8” "
+                           "hoặc .xlsx", file=path.name, line=_line_at(raw, start))) from None
 
 
 def _line_at(raw: bytes, offset: int) -> int:
@@ -245,7 +250,7 @@ def _xlsx(path: Path) -> Iterator[tuple[int, list[Any]]]:
     try:
         book = load_workbook(path, read_only=True, data_only=True)  # streamed, row by row
     except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise SheetError(f"{path.name}: cannot be read as an .xlsx workbook ({type(exc).__name__}: {exc})") from None
+        raise _unreadable(path, f"{type(exc).__name__}: {exc}") from None
     try:
         sheet = book.worksheets[0]
         sheet.reset_dimensions()  # the declared used range may be absurd (A1:XFD1048576): read what is there
@@ -255,9 +260,13 @@ def _xlsx(path: Path) -> Iterator[tuple[int, list[Any]]]:
         except SheetError:
             raise
         except Exception as exc:  # a damaged worksheet part
-            raise SheetError(f"{path.name}: cannot be read as an .xlsx workbook ({type(exc).__name__}: {exc})") from None
+            raise _unreadable(path, f"{type(exc).__name__}: {exc}") from None
     finally:
         book.close()
+
+
+def _unreadable(path: Path, reason: object) -> SheetError:
+    return SheetError(_("{file}: không đọc được dạng bảng tính .xlsx ({reason})", file=path.name, reason=reason))
 
 
 def _check_archive(path: Path) -> None:
@@ -266,15 +275,16 @@ def _check_archive(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             parts = archive.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
-        raise SheetError(f"{path.name}: cannot be read as an .xlsx workbook ({exc})") from None
+        raise _unreadable(path, exc) from None
     total = sum(p.file_size for p in parts)
     if total > MAX_XLSX_UNPACKED:
-        raise SheetError(f"{path.name}: unpacks to {total / 1024 / 1024:,.0f} MB; at most "
-                         f"{MAX_XLSX_UNPACKED // 1024 // 1024} MB: split the workbook or save it as 'CSV UTF-8'")
+        raise SheetError(_("{file}: giải nén ra {size} MB; tối đa {limit} MB: hãy tách bảng tính hoặc lưu thành “CSV UTF-8”",
+                           file=path.name, size=format_number(total / 1024 / 1024, 0), limit=MAX_XLSX_UNPACKED // 1024 // 1024))
     for part in parts:
         if part.file_size > MAX_XLSX_PART and not part.filename.startswith("xl/worksheets/"):
-            raise SheetError(f"{path.name}: its part {part.filename} unpacks to {part.file_size / 1024 / 1024:,.0f} MB; "
-                             f"at most {MAX_XLSX_PART // 1024 // 1024} MB: save the sheet as 'CSV UTF-8' and import that")
+            raise SheetError(_("{file}: phần {part} giải nén ra {size} MB; tối đa {limit} MB: hãy lưu trang tính thành "
+                               "“CSV UTF-8” rồi nhập tệp đó", file=path.name, part=part.filename,
+                               size=format_number(part.file_size / 1024 / 1024, 0), limit=MAX_XLSX_PART // 1024 // 1024))
 
 
 def _text(value: Any) -> str:
@@ -300,7 +310,7 @@ def parse_date(text: str) -> date:
                 return datetime.strptime(part, fmt).date()
             except ValueError:
                 continue
-    raise ValueError(f"'{text[:20]}' is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
+    raise ValueError(_("'{value}' không phải ngày (ghi YYYY-MM-DD hoặc DD/MM/YYYY)", value=text[:20]))
 
 
 # ---------------------------------------------------------------- writing

@@ -34,7 +34,7 @@ from ..reporting import (
 from ..reporting.selection import LEVELS, SOURCES, ReportError, Selection
 from ..sheets import safe_frame, write_rows
 from ..staff import audit
-from .messages import say
+from .messages import say, speaking
 
 targets_cli = AppGroup("targets", help="Plan targets (chỉ tiêu): load the YAML files into the database, list them.")
 responses_cli = AppGroup("responses", help="Responses in bulk: import paper forms or an earlier system's export.")
@@ -169,8 +169,9 @@ def responses_import(file: Path, key: str, number: int | None, default_day: date
                                        f"--date {default_day:%d/%m/%Y} is in the future"))
     units.load_reference_data(session)  # fields and procedures are national lists: present before the first import
     try:
-        result = response_imports.import_file(session, file, row, questionnaire, all_or_nothing=all_or_nothing,
-                                              default_day=default_day)
+        with speaking():  # the file's refusals and row reasons (survey.sheets) in the shell's language
+            result = response_imports.import_file(session, file, row, questionnaire, all_or_nothing=all_or_nothing,
+                                                  default_day=default_day)
     except response_imports.ImportFileError as exc:
         session.rollback()
         raise click.ClickException(f"{exc}. " + say("Không nhập gì.", "Nothing was imported.")) from None

@@ -18,7 +18,7 @@ from ..models import Counter, Unit
 from ..qr import codes, credentials, dossiers, posters
 from ..registry import imports, units
 from ..sheets import Report, SheetError, read_rows, write_csv
-from .messages import SpeakingGroup, no_base_url, say, vietnam_time
+from .messages import SpeakingGroup, no_base_url, say, speaking, vietnam_time
 
 units_cli = SpeakingGroup("units", help=say("Cây đơn vị: nhập từ tệp, mã chính thức, khoá API.",
                                             "The unit tree: import, official codes, API credentials."))
@@ -261,8 +261,9 @@ def qr_dossiers(path: Path, out: Path, base: str | None) -> None:
     session = db.get_session()
     base = _base(base)
     _reference_lists(session)
-    rows = _rows(path, dossiers.BATCH_COLUMNS)
-    links, report = dossiers.mint_batch(session, rows, current_app.config["DOSSIER_LINK_DAYS"])
+    with speaking():  # the file's refusals and each row's reason in the shell's language (qr_cli is plain: posters)
+        rows = _rows(path, dossiers.BATCH_COLUMNS)
+        links, report = dossiers.mint_batch(session, rows, current_app.config["DOSSIER_LINK_DAYS"])
     # live links: anyone who reads the file can answer for those dossiers, so it is created 0600
     write_csv(out, ["line", "dossier_code", "unit_code", "url", "expires_at", "status"],
               ([link["line"], link["dossier_code"], link["unit_code"], codes.dossier_url(link["token"], base),

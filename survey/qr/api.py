@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from ..db import get_session
 from ..security import csrf
@@ -21,6 +21,13 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # authenticated by API key, not by a browser session
 
 MAX_BODY = 4096
+
+
+@bp.before_request
+def english() -> None:
+    """The API answers programs and the developers who write them, in English throughout: also
+    the domain's reasons (MintError), which are Vietnamese first for the people at the CLI."""
+    g.locale = "en"
 
 
 def _error(status: int, error: str, message: str, **extra: str) -> Response:

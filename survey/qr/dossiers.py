@@ -33,6 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .. import upsert
+from ..i18n import _
 from ..models import DossierToken, Field, Procedure, Unit, UnitCredential
 from ..sheets import Report, parse_date
 from . import credentials
@@ -61,7 +62,9 @@ class AlreadyUsed(Exception):
 
 
 class MintError(ValueError):
-    """A mint request that cannot be honoured; `field` names the offending input."""
+    """A mint request that cannot be honoured; `field` names the offending input. The message is
+    Vietnamese first (`_()`): `qr dossiers` and the frame import say it in their user's language;
+    the API answers in English (survey.qr.api)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -130,13 +133,13 @@ def check_dossier_code(code: str) -> str:
     """A dossier code as received on the receipt: 1–64 visible characters, no '|'."""
     code = code.strip()
     if not code or len(code) > MAX_DOSSIER_CODE:
-        raise MintError("dossier_code", f"dossier_code must be 1–{MAX_DOSSIER_CODE} characters")
+        raise MintError("dossier_code", _("dossier_code phải có từ 1 đến {n} ký tự", n=MAX_DOSSIER_CODE))
     if "|" in code:
-        raise MintError("dossier_code", "dossier_code must not contain '|'")
+        raise MintError("dossier_code", _("dossier_code không được chứa ký tự '|'"))
     hidden = next((c for c in code if unicodedata.category(c) in REFUSED_CATEGORIES), None)
     if hidden is not None:
-        raise MintError("dossier_code", f"dossier_code must not contain control or invisible characters "
-                                        f"(U+{ord(hidden):04X} {unicodedata.name(hidden, 'control')})")
+        raise MintError("dossier_code", _("dossier_code không được chứa ký tự điều khiển hay ký tự ẩn ({char} {name})",
+                                          char=f"U+{ord(hidden):04X}", name=unicodedata.name(hidden, "control")))
     return code
 
 
@@ -256,10 +259,10 @@ def _lookup(session: Session, model: type[Field] | type[Procedure], name: str, c
     if code in (None, ""):
         return None
     if not isinstance(code, str) or not CODE.fullmatch(code):
-        raise MintError(name, f"{name} must be a code of letters, digits, '.', '-' or '_'")
+        raise MintError(name, _("{name} phải là một mã gồm chữ cái, chữ số, '.', '-' hoặc '_'", name=name))
     found = session.scalar(select(model).filter_by(code=code))
     if found is None:
-        raise MintError(name, f"unknown {name} code '{code}'")
+        raise MintError(name, _("không có mã {name} '{code}'", name=name, code=code))
     return found
 
 
@@ -269,7 +272,7 @@ def _to_date(value: object) -> date:
     if isinstance(value, date):
         return value
     if not isinstance(value, str) or not value.strip():
-        raise MintError("completed_on", "completed_on is required (YYYY-MM-DD)")
+        raise MintError("completed_on", _("thiếu completed_on (YYYY-MM-DD)"))
     try:
         return parse_date(value)
     except ValueError as exc:
@@ -281,21 +284,22 @@ def mint(session: Session, credential: UnitCredential, dossier_code: object, fie
     """Issue (or return again) the link of a dossier of the credential's unit. Idempotent: the
     same dossier gives the same link; a different field, procedure or date is a MintConflict."""
     if not isinstance(dossier_code, str):
-        raise MintError("dossier_code", "dossier_code is required (text)")
+        raise MintError("dossier_code", _("thiếu dossier_code (dạng văn bản)"))
     code = check_dossier_code(dossier_code)
     secret = credentials.hmac_secret(credential)  # before anything is written: SecretUnavailable leaves no row
     field = _lookup(session, Field, "field", field_code)  # type: ignore[arg-type]
     procedure = _lookup(session, Procedure, "procedure", procedure_code)  # type: ignore[arg-type]
     if procedure is not None:
         if field is not None and procedure.field_id != field.id:
-            raise MintError("procedure", f"procedure '{procedure.code}' is not in field '{field.code}'")
+            raise MintError("procedure", _("thủ tục '{procedure}' không thuộc lĩnh vực '{field}'", procedure=procedure.code,
+                                           field=field.code))
         field = field or session.get(Field, procedure.field_id)
     done = _to_date(completed_on)
     if done > latest_completion():
-        raise MintError("completed_on", "completed_on is in the future")
+        raise MintError("completed_on", _("completed_on là ngày trong tương lai"))
     expires = expires_at(done, days)
     if expires <= datetime.now(UTC):
-        raise MintError("completed_on", f"completed_on is more than {days} days ago: the link would already be expired")
+        raise MintError("completed_on", _("completed_on đã cách đây hơn {days} ngày: liên kết sẽ hết hạn ngay", days=days))
     created = _insert_token(session, credential.unit_id, code, field, procedure, done, expires)
     row = session.scalar(select(DossierToken).filter_by(unit_id=credential.unit_id, dossier_code=code))
     assert row is not None
@@ -324,13 +328,14 @@ def mint_batch(session: Session, rows: Iterable[tuple[int, dict[str, str]]], day
             units[unit_code] = session.scalar(select(Unit).filter_by(code=unit_code)) if unit_code else None
         unit = units[unit_code]
         if unit is None:
-            report.errors.append((line, f"unknown unit_code '{unit_code}'" if unit_code else "unit_code is empty"))
+            report.errors.append((line, _("không có đơn vị mã '{code}' (unit_code)", code=unit_code) if unit_code
+                                  else _("cột unit_code đang trống")))
             continue
         if unit.id not in signers:
             signers[unit.id] = credentials.signing_credential(session, unit)
         credential = signers[unit.id]
         if credential is None:
-            report.errors.append((line, f"unit '{unit.code}' has no credentials yet: run `units credentials {unit.code}`"))
+            report.errors.append((line, _("đơn vị '{code}' chưa có khoá API: chạy `units credentials {code}`", code=unit.code)))
             continue
         try:
             minted = mint(session, credential, row.get("dossier_code", ""), row.get("field", ""),
@@ -339,11 +344,11 @@ def mint_batch(session: Session, rows: Iterable[tuple[int, dict[str, str]]], day
             report.errors.append((line, str(exc)))
             continue
         except MintConflict:
-            report.errors.append((line, "this dossier already has a link with a different field, procedure or date"))
+            report.errors.append((line, _("hồ sơ này đã có liên kết với lĩnh vực, thủ tục hoặc ngày khác")))
             continue
         except credentials.SecretUnavailable:
-            report.errors.append((line, f"the HMAC secret of unit '{unit.code}' cannot be unwrapped with the configured "
-                                        "link key: run `units rewrap-secrets --old-key-file` with the previous key"))
+            report.errors.append((line, _("không mở được bí mật HMAC của đơn vị '{code}' bằng khoá liên kết đang cấu hình: "
+                                          "chạy `units rewrap-secrets --old-key-file` với khoá cũ", code=unit.code)))
             continue
         if minted.created:
             report.created += 1

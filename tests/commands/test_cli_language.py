@@ -62,3 +62,37 @@ def test_counters_qr_and_credentials_refusals_in_vietnamese(app, runner, tmp_pat
     assert "bí mật HMAC:" in issued.output and "Lưu cả hai ngay" in issued.output
     rewrap = runner.invoke(args=["units", "rewrap-secrets"])
     assert rewrap.exit_code == 0 and "0 bí mật đã bọc bằng khoá liên kết hiện tại, 1 vốn đã như vậy, 0 không đọc được." in rewrap.output
+
+
+def test_qr_dossiers_row_reasons_and_file_refusals_in_the_shells_language(app, runner, tmp_path, vi, monkeypatch):
+    """`qr` is a plain group (its posters stay Vietnamese), but the reasons `qr dossiers` gives are the user's."""
+    write(tmp_path / "u.csv", "code,name,kind,parent_code", "11953,Phường Phố Hiến,ward,")
+    assert runner.invoke(args=["units", "import", str(tmp_path / "u.csv")]).exit_code == 0
+    rows = write(tmp_path / "d.csv", "dossier_code,unit_code,completed_on", "HS-1,99999,2026-11-20", "HS-2,,2026-11-20",
+                 "HS-3,11953,2026-11-20")
+    base = ["--base", "https://hailong.example.gov.vn"]
+    result = runner.invoke(args=["qr", "dossiers", str(rows), "--out", str(tmp_path / "l.csv"), *base])
+    assert result.exit_code == 1
+    assert "dòng 2: không có đơn vị mã '99999' (unit_code)" in result.output
+    assert "dòng 3: cột unit_code đang trống" in result.output
+    assert "dòng 4: đơn vị '11953' chưa có khoá API: chạy `units credentials 11953`" in result.output
+    columns = write(tmp_path / "c.csv", "dossier_code,completed_on", "HS-1,2026-11-20")
+    refused = runner.invoke(args=["qr", "dossiers", str(columns), "--out", str(tmp_path / "l.csv"), *base])
+    assert refused.exit_code == 1 and "c.csv: thiếu cột unit_code (dòng 1 là dòng tiêu đề)" in refused.output
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+    again = runner.invoke(args=["qr", "dossiers", str(rows), "--out", str(tmp_path / "l.csv"), *base])
+    assert "line 2: unknown unit_code '99999'" in again.output and "line 3: unit_code is empty" in again.output
+    assert "line 4: unit '11953' has no credentials yet: run `units credentials 11953`" in again.output
+    refused = runner.invoke(args=["qr", "dossiers", str(columns), "--out", str(tmp_path / "l.csv"), *base])
+    assert refused.exit_code == 1 and "c.csv: missing column(s) unit_code (line 1 is the header)" in refused.output
+
+
+def test_responses_import_refuses_a_file_in_the_shells_language(app, runner, tmp_path, vi, monkeypatch):
+    runner.invoke(args=["questionnaire", "publish"])
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0" + b"\x00" * 64)
+    args = ["responses", "import", str(tmp_path / "old.xls"), "--questionnaire", "counter-quick"]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 1 and "old.xls: tệp Excel .xls kiểu cũ" in result.output and "Không nhập gì." in result.output
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+    again = runner.invoke(args=args)
+    assert again.exit_code == 1 and "old.xls: an old Excel .xls file" in again.output and "Nothing was imported." in again.output

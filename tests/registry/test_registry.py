@@ -195,7 +195,7 @@ def test_hostile_cells_in_a_registry_file_are_one_clear_line(app, runner, tmp_pa
     huge = tmp_path / "huge.csv"
     huge.write_text('code,name,kind\n33,"' + "x" * 200_000 + '",province\n', encoding="utf-8")
     result = runner.invoke(args=["units", "import", str(huge)])
-    assert result.exit_code == 1 and "huge.csv: line 2: a cell longer than 131,072 characters" in result.output
+    assert result.exit_code == 1 and "huge.csv: line 2: a cell longer than 131.072 characters" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     split = tmp_path / "split.csv"
     split.write_text("unit_code,code,name,questionnaire\n33,MC1,Quầy\u20281,counter-quick\n", encoding="utf-8")

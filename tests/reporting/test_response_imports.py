@@ -349,9 +349,9 @@ def test_nul_after_the_first_4_kb_refuses_the_file_naming_the_line(app, runner, 
 
 def test_oversized_cell_and_line_separator_are_one_clear_line(app, runner, place, tmp_path):
     huge = run(runner, write_csv(tmp_path / "huge.csv", [good(), good(comment="x" * 200_000)]))
-    assert huge.exit_code == 1 and "huge.csv: line 3: a cell longer than 131,072 characters" in huge.output
+    assert huge.exit_code == 1 and "huge.csv: line 3: a cell longer than 131.072 characters" in huge.output
     long = run(runner, write_csv(tmp_path / "long.csv", [good(), good(comment="x" * 6000)]))
-    assert long.exit_code == 1 and "long.csv: line 3, column" in long.output and "(comment): 6,000 characters" in long.output
+    assert long.exit_code == 1 and "long.csv: line 3, column" in long.output and "(comment): 6.000 characters" in long.output
     separator = run(runner, write_csv(tmp_path / "sep.csv", [good(comment="dòng 1\u2028dòng 2")]))
     assert separator.exit_code == 1 and "sep.csv: line 2, column" in separator.output
     assert "(comment): contains U+2028 LINE SEPARATOR" in separator.output

@@ -64,5 +64,5 @@ def test_a_frame_over_the_old_caps_imports_in_batches(ctx, tmp_path, monkeypatch
 def test_a_bad_cell_deep_in_the_file_names_its_line(ctx, tmp_path, monkeypatch):
     monkeypatch.setattr(frames, "BATCH", 2)
     path = write_frame(tmp_path, frame_rows(5) + ["HS-Z,11953,dat-dai,15/10/2026,,Tên\x07,,"])
-    with pytest.raises(frames.FrameError, match="line 8.*U\\+0007"):
+    with pytest.raises(frames.FrameError, match="dòng 8.*U\\+0007"):
         frames.import_frame(ctx, unit("11953"), path, source="s")

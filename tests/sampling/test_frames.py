@@ -107,7 +107,7 @@ def test_a_missing_required_column_refuses_the_file(ctx, tmp_path):
 def test_a_file_in_another_encoding_is_refused_with_the_fix(ctx, tmp_path):
     path = tmp_path / "cp.csv"
     path.write_bytes(HEADER.encode() + "\nHS-1,11953,dat-dai,15/10/2026,,Bà Hà,,\n".encode("cp1258"))  # à = 0xE0
-    with pytest.raises(frames.FrameError, match="line 2.*UTF-8"):
+    with pytest.raises(frames.FrameError, match="dòng 2.*UTF-8"):
         frames.import_frame(ctx, unit("11953"), path, source="s")
 
 
