@@ -343,8 +343,8 @@ def _gather(specs: tuple[tuple[str, str, Any], ...], zero: Any, one: Any):
 
 def _chunks(session: Session, export: Export, answers: _Answers, text_cell, tail: tuple):
     """The export's responses CHUNK at a time, in id order: (responses, their flag counts, their
-    coded answers as (keys text, codes text), their text answers as tails (tail with the masked
-    cells set)). Responses come as (id, month, unit, field, channel, source, language, version)."""
+    coded answers as (id, keys text, codes text) by id, their text answers as tails (tail with the
+    masked cells set) by id). Responses come as (id, month, unit, field, channel, source, language, version)."""
     base = select(Response.id, local_month(Response.submitted_at), Response.unit_id, Response.field_id,
                   Response.channel, Response.source, Response.language, Response.version_id)
     base = _in_id_order(base, export.scope, export.channel)
@@ -360,7 +360,7 @@ def _chunks(session: Session, export: Export, answers: _Answers, text_cell, tail
         within = _between(ids[0], ids[-1]) if ids[-1] - ids[0] < 2 * len(ids) else _among(session, ids)
         flags = dict(fetch_rows(session, select(ResponseFlag.response_id, func.count())
                                 .where(within(ResponseFlag.response_id)).group_by(ResponseFlag.response_id)))
-        coded = {rid: (keys, codes) for rid, keys, codes in fetch_rows(
+        coded = {row[0]: row for row in fetch_rows(
             session, select(Answer.response_id, joined(Answer.item_key, Answer.item_key, Answer.code),
                             joined(Answer.code, Answer.item_key, Answer.code))
             .where(within(Answer.response_id), Answer.code.is_not(None)).group_by(Answer.response_id))}
@@ -390,12 +390,12 @@ def rows(session: Session, export: Export, spreadsheet: bool = True) -> Iterator
     fields = {i: cell(code) for i, code in session.execute(select(Field.id, Field.code))}
     versions = {v.id: v.version for v in export.scope.versions}
     tail = (None, *(None for _t in answers.texts))
-    number = 0
+    number, uncoded = 0, (None, "", "")
     for chunk, flags, coded, tails in _chunks(session, export, answers, lambda text: cell(mask(text)), tail):
         for rid, month, unit_id, field_id, channel, source, language, version_id in chunk:
             number += 1
             flagged = flags.get(rid, 0)
-            keys, codes = coded.get(rid, ("", ""))
+            _rid, keys, codes = coded.get(rid, uncoded)
             codes = [*map(int, codes.split(","))] if codes else []
             codes.extend(tails.get(rid, tail))
             yield [number, month, units.get(unit_id), fields.get(field_id), channel, source, language,
@@ -406,7 +406,7 @@ def csv_lines(session: Session, export: Export) -> Iterator[list[str]]:
     """Every row of the export as its CSV line (as csv.writer writes it), a chunk of lines at a
     time. The codes stay the digits SQLite wrote; the response-level cells before them repeat, so
     each distinct set is quoted and joined once; a line is then a split, one gather and a join."""
-    quoted = _Quoted()
+    quoted = _Cached(_csv_cell)  # months, unit and field codes, channels repeat
     answers = _Answers.of(export)
     gather = _gather(answers.specs, "0", "1")
     units = {i: quoted[safe_cell(code)] for i, code in session.execute(select(Unit.id, Unit.code))}
@@ -414,28 +414,25 @@ def csv_lines(session: Session, export: Export) -> Iterator[list[str]]:
     versions = {v.id: quoted[v.version] for v in export.scope.versions}
     tail = ("", *("" for _t in answers.texts))
     last = "," if answers.specs else ""  # the flags cells end the line when there are no answer columns
-    marks = {0: f"0,0{last}"}
-    prefixes: dict[tuple, str] = {}
-    number = 0
+    marks = _Cached(lambda flagged: f"{flagged},{1 if flagged else 0}{last}")  # flags, excluded
+
+    def tag_cells(tags: tuple) -> str:
+        month, unit_id, field_id, channel, source, language, version_id = tags
+        return ",".join((quoted[month], units.get(unit_id, ""), fields.get(field_id, ""), quoted[channel],
+                         quoted[source], quoted[language], versions.get(version_id, "")))
+
+    prefixes = _Cached(tag_cells)
+    number, uncoded = 0, (None, "", "")
     for chunk, flags, coded, tails in _chunks(session, export, answers, lambda text: _csv_cell(safe_cell(mask(text))), tail):
         lines = []
-        for response in chunk:
-            number += 1
+        for number, response in enumerate(chunk, number + 1):
             rid = response[0]
-            prefix = prefixes.get(tags := response[1:])
-            if prefix is None:
-                if len(prefixes) >= GATHER_CACHE:
-                    prefixes.clear()
-                month, unit_id, field_id, channel, source, language, version_id = tags
-                prefix = prefixes[tags] = ",".join((quoted[month], units.get(unit_id, ""), fields.get(field_id, ""),
-                                                    quoted[channel], quoted[source], quoted[language],
-                                                    versions.get(version_id, "")))
-            flagged = flags.get(rid, 0)
-            mark = marks.get(flagged) or marks.setdefault(flagged, f"{flagged},1{last}")
-            keys, codes = coded.get(rid, ("", ""))
+            _rid, keys, codes = coded.get(rid, uncoded)
             codes = codes.split(",") if codes else []
             codes.extend(tails.get(rid, tail))
-            lines.append(f"{number},{prefix},{mark}{','.join(gather(keys, codes))}")
+            lines.append(f"{number},{prefixes[response[1:]]},{marks[flags.get(rid, 0)]}{','.join(gather(keys, codes))}")
+        if len(prefixes) > GATHER_CACHE:
+            prefixes.clear()
         yield lines
 
 
@@ -459,21 +456,30 @@ def _same(value: Any) -> Any:
     return value
 
 
+CSV_QUOTED = re.compile('[,"\r\n]')  # what makes csv.writer (excel dialect) quote a cell
+
+
 def _csv_cell(value: Any) -> str:
     """The value as csv.writer writes it inside a row (quoted only when it must be)."""
     if value is None or value == "":
         return ""
+    if isinstance(value, str) and not CSV_QUOTED.search(value):
+        return value  # most free text: nothing to quote, and csv.writer per cell costs more than the rest of a row
     buffer = io.StringIO(newline="")
     csv.writer(buffer).writerow([value])
     return buffer.getvalue()[:-2]
 
 
-class _Quoted(dict):
-    """value → its CSV cell, worked out once (months, unit and field codes, channels repeat)."""
+class _Cached(dict):
+    """key → make(key), worked out once."""
 
-    def __missing__(self, value: Any) -> str:
-        self[value] = quoted = _csv_cell(value)
-        return quoted
+    def __init__(self, make) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: Any) -> Any:
+        self[key] = value = self.make(key)
+        return value
 
 
 def _safe(row: list[Any]) -> list[Any]:
