@@ -1,17 +1,20 @@
 """The PDF report's unit table carries coverage (counter feedback ÷ the unit subtree's completed
 dossiers) as the dashboard's does. n is counted here from the inserted rows and the dossiers are
-the ones the coverage test inserts (30 in X1, 12 in X2, 8 in D1 itself), never the code's own output."""
+the ones the coverage test inserts (30 in X1, 12 in X2, 8 in D1 itself), never the code's own output.
+Its charts go to WeasyPrint without an alpha channel."""
 from __future__ import annotations
 
+import io
 import re
 from datetime import date
 
 import pytest
+from PIL import Image
 
 from survey.db import get_session
 from survey.i18n import format_number, format_pct
 from survey.reporting import dashboard as d
-from survey.reporting import files
+from survey.reporting import files, pdf_report
 from tests.reporting.test_dashboard import in_quarter, share
 from tests.reporting.test_dashboard_coverage import Q2, world  # noqa: F401  (fixture)
 from tests.reporting.test_pdf_report import flat, pdf_text
@@ -23,6 +26,8 @@ def test_the_unit_table_shows_each_units_coverage(app, world):  # noqa: F811
     with app.test_request_context():
         session = get_session()
         board = d.build(session, d.Filters(d.parse_period(*Q2), "D1", field="dat-dai"))
+        for name in ("criteria", "units"):  # no alpha channel for WeasyPrint to split off (and cached for the PDF)
+            assert Image.open(io.BytesIO(pdf_report.chart_png(board, name))).mode == "RGB"
         text = flat(pdf_text(files.pdf(session, board, files.cutoff(session, board), date(2025, 7, 2))))
     table = text[text.index("Bảng 2."):text.index("Bảng 3.")]
     assert "Độ bao phủ (phiếu ÷ hồ sơ)" in table
