@@ -39,11 +39,27 @@ NUMBERED_LABEL = re.compile(r"^(\(|\d|Câu\b|[A-Z]\d)")
 
 
 class QuestionnaireError(ValueError):
-    """A definition is invalid: says where (file, item) and what is wrong."""
+    """A definition is invalid: says where (file, item) and what is wrong, in Vietnamese for the
+    people who check and publish questionnaires and in English (`str`, `where`, `problem`). This
+    package imports nothing of the app, so it carries both; `in_language` picks one."""
 
-    def __init__(self, source: str, where: str, problem: str) -> None:
-        self.source, self.where, self.problem = source, where, problem
+    def __init__(self, source: str, where: str, problem: str, problem_vi: str) -> None:
+        self.source, self.where, self.problem, self.problem_vi = source, where, problem, problem_vi
         super().__init__(f"{source}: {where}: {problem}")
+
+    @property
+    def where_vi(self) -> str:
+        """`where` in Vietnamese: the words this loader puts around the keys the author wrote."""
+        return WHERE_VI.sub(lambda m: WHERE_WORDS[m.group(0)], self.where)
+
+    def in_language(self, lang: str) -> str:
+        """'file: where: problem' in English for 'en', else in Vietnamese (the source language)."""
+        return str(self) if lang == "en" else f"{self.source}: {self.where_vi}: {self.problem_vi}"
+
+
+WHERE_WORDS = {"section '": "phần '", "item '": "câu '", "option ": "lựa chọn ", "line ": "dòng ",
+               "(top level)": "(cấp trên cùng)", "(file)": "(tệp)"}
+WHERE_VI = re.compile(r"\bsection '|\bitem '|\boption |^line |\(top level\)|\(file\)")
 
 
 @dataclass(frozen=True)
@@ -273,28 +289,36 @@ def _where(data: dict, path: list) -> str:
     return " / ".join(parts) or "(top level)"
 
 
-def _schema_problem(err: jsonschema.ValidationError) -> str:
+def _schema_problem(err: jsonschema.ValidationError) -> tuple[str, str]:
+    """(English, Vietnamese) for a schema violation; the rarer validators keep jsonschema's own English."""
     if err.validator == "required":
-        return f"missing {err.message.split(' is a required')[0]}"
+        missing = err.message.split(" is a required")[0]
+        return f"missing {missing}", f"thiếu {missing}"
     if err.validator == "additionalProperties":
         allowed = sorted(err.schema.get("properties", {}))
-        extra = sorted(set(err.instance) - set(allowed))
-        return f"unknown field(s) {', '.join(map(repr, extra))}; allowed: {', '.join(allowed)}"
+        extra = ", ".join(map(repr, sorted(set(err.instance) - set(allowed))))
+        return (f"unknown field(s) {extra}; allowed: {', '.join(allowed)}",
+                f"trường không có trong lược đồ: {extra}; các trường được dùng: {', '.join(allowed)}")
     if err.validator == "enum":
-        return f"{err.instance!r} is not one of {', '.join(map(repr, err.validator_value))}"
+        values = ", ".join(map(repr, err.validator_value))
+        return f"{err.instance!r} is not one of {values}", f"{err.instance!r} không phải một trong {values}"
     if err.validator == "pattern":
-        return f"{err.instance!r} is not a valid key (lowercase letters, digits, '_' ; starts with a letter)"
-    return err.message
+        return (f"{err.instance!r} is not a valid key (lowercase letters, digits, '_' ; starts with a letter)",
+                f"{err.instance!r} không phải khoá hợp lệ (chữ thường, chữ số, '_'; bắt đầu bằng chữ cái)")
+    if err.validator == "type":
+        return err.message, f"{err.instance!r} không phải kiểu {err.validator_value!r}"
+    return err.message, f"không hợp lệ theo lược đồ (jsonschema: {err.message})"
 
 
 def load_dict(data: Any, source: str = "<definition>") -> Questionnaire:
     """Validate a parsed definition and build the frozen questionnaire."""
     if not isinstance(data, dict):
-        raise QuestionnaireError(source, "(top level)", "the file must be a mapping of fields (key, version, title, …)")
+        raise QuestionnaireError(source, "(top level)", "the file must be a mapping of fields (key, version, title, …)",
+                                 "tệp phải là một bảng các trường (key, version, title, …)")
     errors = sorted(_validator().iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         err = max(errors, key=lambda e: len(e.absolute_path))
-        raise QuestionnaireError(source, _where(data, list(err.absolute_path)), _schema_problem(err))
+        raise QuestionnaireError(source, _where(data, list(err.absolute_path)), *_schema_problem(err))
     return _build(data, source)
 
 
@@ -305,9 +329,10 @@ def load_file(path: str | Path) -> Questionnaire:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(file)"
-        raise QuestionnaireError(path.name, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        problem = getattr(exc, "problem", exc)
+        raise QuestionnaireError(path.name, where, f"not valid YAML: {problem}", f"không phải YAML hợp lệ: {problem}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise QuestionnaireError(path.name, "(file)", f"cannot be read: {exc}") from None
+        raise QuestionnaireError(path.name, "(file)", f"cannot be read: {exc}", f"không đọc được tệp: {exc}") from None
     return load_dict(data, path.name)
 
 
@@ -329,13 +354,15 @@ def _build(data: dict, source: str) -> Questionnaire:
     coded: dict[str, Item] = {}
     for s in data["sections"]:
         if s["key"] in seen:
-            raise QuestionnaireError(source, f"section '{s['key']}'", "duplicate key (section keys and item keys must be unique)")
+            raise QuestionnaireError(source, f"section '{s['key']}'", "duplicate key (section keys and item keys must be unique)",
+                                     "khoá bị trùng (khoá của các phần và các câu phải khác nhau)")
         seen[s["key"]] = "section"
         items: list[Item] = []
         for raw in s["items"]:
             where = f"item '{raw['key']}'"
             if raw["key"] in seen:
-                raise QuestionnaireError(source, where, "duplicate key (each item key must be unique in the questionnaire)")
+                raise QuestionnaireError(source, where, "duplicate key (each item key must be unique in the questionnaire)",
+                                         "khoá bị trùng (mỗi câu trong phiếu phải có khoá riêng)")
             seen[raw["key"]] = "item"
             item = _build_item(raw, s["key"], source, where)
             if item.show_if is not None:
@@ -344,12 +371,14 @@ def _build(data: dict, source: str) -> Questionnaire:
                     raise QuestionnaireError(
                         source, where,
                         f"show_if refers to '{item.show_if.item}', which is not a choice or satisfaction item placed before this one",
+                        f"show_if trỏ tới '{item.show_if.item}', không phải câu lựa chọn hay câu hài lòng đặt trước câu này",
                     )
                 bad = set(item.show_if.codes) - target.valid_codes
                 if bad:
                     raise QuestionnaireError(
                         source, where,
                         f"show_if uses code(s) {sorted(bad)} that item '{target.key}' does not have (valid: {sorted(target.valid_codes)})",
+                        f"show_if dùng mã {sorted(bad)} mà câu '{target.key}' không có (mã hợp lệ: {sorted(target.valid_codes)})",
                     )
             if item.type in ("satisfaction", "single", "multiple"):
                 coded[item.key] = item
@@ -415,25 +444,28 @@ def _build_item(raw: dict, section: str, source: str, where: str) -> Item:
     options = tuple(Option(o["code"], _text(o["label"])) for o in raw.get("options", ()))
     if kind in ("single", "multiple"):
         if not options:
-            raise QuestionnaireError(source, where, f"a '{kind}' item needs 'options' (at least two)")
+            raise QuestionnaireError(source, where, f"a '{kind}' item needs 'options' (at least two)",
+                                     f"câu loại '{kind}' cần 'options' (ít nhất hai lựa chọn)")
         codes = [o.code for o in options]
         if len(set(codes)) != len(codes):
             dup = sorted({c for c in codes if codes.count(c) > 1})
-            raise QuestionnaireError(source, where, f"option code(s) {dup} used more than once")
+            raise QuestionnaireError(source, where, f"option code(s) {dup} used more than once", f"mã lựa chọn {dup} dùng hơn một lần")
     elif options:
-        raise QuestionnaireError(source, where, f"'options' is only for single/multiple items, not '{kind}'")
+        raise QuestionnaireError(source, where, f"'options' is only for single/multiple items, not '{kind}'",
+                                 f"'options' chỉ dành cho câu single/multiple, không dành cho '{kind}'")
     if kind == "number":
         lo, hi = raw.get("min"), raw.get("max")
         if lo is None or hi is None:
-            raise QuestionnaireError(source, where, "a number item needs both 'min' and 'max'")
+            raise QuestionnaireError(source, where, "a number item needs both 'min' and 'max'", "câu số cần cả 'min' và 'max'")
         if lo > hi:
-            raise QuestionnaireError(source, where, f"min ({lo}) is greater than max ({hi})")
+            raise QuestionnaireError(source, where, f"min ({lo}) is greater than max ({hi})", f"min ({lo}) lớn hơn max ({hi})")
     elif "min" in raw or "max" in raw:
-        raise QuestionnaireError(source, where, "'min'/'max' are only for number items")
+        raise QuestionnaireError(source, where, "'min'/'max' are only for number items", "'min'/'max' chỉ dành cho câu số")
     if raw.get("no_opinion") and kind != "satisfaction":
-        raise QuestionnaireError(source, where, "'no_opinion' is only for satisfaction items")
+        raise QuestionnaireError(source, where, "'no_opinion' is only for satisfaction items",
+                                 "'no_opinion' chỉ dành cho câu hài lòng")
     if "max_length" in raw and kind not in ("text", "textarea"):
-        raise QuestionnaireError(source, where, "'max_length' is only for text items")
+        raise QuestionnaireError(source, where, "'max_length' is only for text items", "'max_length' chỉ dành cho câu trả lời chữ")
     cond = raw.get("show_if")
     return Item(
         key=raw["key"], type=kind, label=_text(raw["label"]), section=section, help=_text(raw.get("help")),
@@ -449,25 +481,32 @@ def _build_rollup(raw: dict | None, sections: list[Section], coded: dict[str, It
     elements = [s for s in sections if s.element]
     if raw is None:
         if elements:
-            raise QuestionnaireError(source, "rollup", "sections are marked as elements but no 'rollup' rule is given")
+            raise QuestionnaireError(source, "rollup", "sections are marked as elements but no 'rollup' rule is given",
+                                     "có phần được đánh dấu là yếu tố nhưng không có quy tắc 'rollup'")
         return None
     if not elements:
-        raise QuestionnaireError(source, "rollup", "a rollup needs at least one section with 'element: true'")
+        raise QuestionnaireError(source, "rollup", "a rollup needs at least one section with 'element: true'",
+                                 "'rollup' cần ít nhất một phần có 'element: true'")
     for s in elements:
         if not any(i.type == "satisfaction" for i in s.items):
-            raise QuestionnaireError(source, f"section '{s.key}'", "an element section needs at least one satisfaction item")
+            raise QuestionnaireError(source, f"section '{s.key}'", "an element section needs at least one satisfaction item",
+                                     "phần là yếu tố cần ít nhất một câu hài lòng")
     weights = raw.get("weights", {})
     element_keys = {s.key for s in elements}
     unknown = set(weights) - element_keys
     if unknown:
-        raise QuestionnaireError(source, "rollup / weights", f"unknown element(s) {sorted(unknown)}; elements are {sorted(element_keys)}")
+        raise QuestionnaireError(source, "rollup / weights", f"unknown element(s) {sorted(unknown)}; elements are {sorted(element_keys)}",
+                                 f"không có yếu tố {sorted(unknown)}; các yếu tố là {sorted(element_keys)}")
     if raw["overall"] == "weighted" and set(weights) != element_keys:
-        raise QuestionnaireError(source, "rollup / weights", f"'weighted' needs a weight for every element: missing {sorted(element_keys - set(weights))}")
+        missing = sorted(element_keys - set(weights))
+        raise QuestionnaireError(source, "rollup / weights", f"'weighted' needs a weight for every element: missing {missing}",
+                                 f"'weighted' cần trọng số cho mọi yếu tố: còn thiếu {missing}")
     overall_item = raw.get("overall_item")
     if overall_item is not None:
         target = coded.get(overall_item)
         if target is None or target.type != "satisfaction":
-            raise QuestionnaireError(source, "rollup / overall_item", f"'{overall_item}' is not a satisfaction item of this questionnaire")
+            raise QuestionnaireError(source, "rollup / overall_item", f"'{overall_item}' is not a satisfaction item of this questionnaire",
+                                     f"'{overall_item}' không phải câu hài lòng của phiếu này")
     return Rollup(
         element=raw["element"], overall=raw["overall"], weights=tuple(sorted(weights.items())),
         overall_item=overall_item, comprehensive=bool(raw.get("comprehensive")), note=_text(raw.get("note")),

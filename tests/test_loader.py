@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from questionnaires.loader import QuestionnaireError, bundled_paths, load_dict, load_file
+from questionnaires.loader import (
+    QuestionnaireError,
+    bundled_paths,
+    load_dict,
+    load_file,
+)
 
 BASE = {
     "key": "mini",
@@ -117,6 +123,23 @@ def test_each_mistake_names_file_place_and_problem(name: str):
     assert err.where == where, str(err)
     assert problem in err.problem, str(err)
     assert str(err).startswith("mini.yaml: ")
+
+
+VIETNAMESE = re.compile(r"[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹáàãéèíìóòõúùýĐ]")
+
+
+@pytest.mark.parametrize("name", MISTAKES)
+def test_each_mistake_is_said_in_vietnamese_first(name: str):
+    fn, where, _problem = MISTAKES[name]
+    with pytest.raises(QuestionnaireError) as info:
+        load_dict(mutate(fn), "mini.yaml")
+    vi = info.value.in_language("vi")
+    assert vi.startswith("mini.yaml: ") and VIETNAMESE.search(info.value.problem_vi), vi
+    assert info.value.problem not in vi and info.value.in_language("en") == str(info.value)
+    # the author's keys stay as written; only the loader's own words around them change
+    where_vi = info.value.where_vi
+    assert re.findall(r"'[^']*'", where_vi) == re.findall(r"'[^']*'", where), where_vi
+    assert not re.search(r"\b(section|item|option) |top level", where_vi), where_vi
 
 
 def test_invalid_yaml_names_the_line(tmp_path: Path):

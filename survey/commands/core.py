@@ -18,7 +18,7 @@ from ..models import Counter, QuestionnaireVersion, Response, Unit
 from ..ops import backup
 from ..registry import units
 from ..reporting import counts
-from .messages import SpeakingGroup, say, speaking
+from .messages import SpeakingGroup, cli_language, say, speaking
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,7 +110,7 @@ def questionnaire_check(paths: tuple[str, ...]) -> None:
             q = load_file(path)
         except QuestionnaireError as exc:
             failed += 1
-            click.secho(f"✗ {exc}", fg="red", err=True)
+            click.secho(f"✗ {exc.in_language(cli_language())}", fg="red", err=True)
             continue
         items, criteria = sum(1 for _ in q.items), len(q.criteria)
         click.echo(say(f"✓ {path.name}: {q.key} v{q.version}, {items} câu hỏi, {criteria} tiêu chí",
@@ -127,7 +127,10 @@ def questionnaire_publish(paths: tuple[str, ...]) -> None:
     session = db.get_session()
     try:
         results = [catalog.publish(session, load_file(p)) for p in _paths(paths)]
-    except (QuestionnaireError, catalog.PublishError) as exc:
+    except QuestionnaireError as exc:
+        session.rollback()
+        raise click.ClickException(exc.in_language(cli_language())) from None
+    except catalog.PublishError as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from None
     session.commit()

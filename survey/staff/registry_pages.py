@@ -364,7 +364,8 @@ def questionnaire_publish():
                                   problem=getattr(exc, "problem", "") or "")], 422)
     except (QuestionnaireError, catalog.PublishError) as exc:
         db.rollback()
-        return _catalogue_page([_("Phiếu chưa hợp lệ: {problem}", problem=str(exc))], 422)
+        problem = exc.in_language(get_locale()) if isinstance(exc, QuestionnaireError) else str(exc)
+        return _catalogue_page([_("Phiếu chưa hợp lệ: {problem}", problem=problem)], 422)
     if status == "unchanged":
         flash(_("Phiếu {key} phiên bản {v} đã được xuất bản trước đây với nội dung y hệt; không có gì thay đổi.",
                 key=row.key, v=row.version), "info")

@@ -32,8 +32,22 @@ def test_check_reports_invalid_file_and_fails(runner, tmp_path):
     result = runner.invoke(args=["questionnaire", "check", good, write(tmp_path, "bad.yaml", bad)])
     assert result.exit_code == 1
     assert "✓ good.yaml" in result.output
-    assert "bad.yaml: section 'staff' / item 'polite' / type: 'slider' is not one of" in result.output
+    assert "bad.yaml: phần 'staff' / câu 'polite' / type: 'slider' không phải một trong" in result.output
     assert "1 tệp không hợp lệ: sửa theo từng dòng ✗ ở trên" in result.output
+
+
+def test_check_findings_in_english_when_the_shell_asks(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+    bad = copy.deepcopy(BASE)
+    bad["sections"][0]["items"][0]["type"] = "slider"
+    result = runner.invoke(args=["questionnaire", "check", write(tmp_path, "bad.yaml", bad)])
+    assert result.exit_code == 1 and "bad.yaml: section 'staff' / item 'polite' / type: 'slider' is not one of" in result.output
+    bad["sections"][0]["items"][0]["type"] = "number"
+    result = runner.invoke(args=["questionnaire", "publish", write(tmp_path, "bad.yaml", bad)])
+    assert result.exit_code == 1 and "bad.yaml: item 'polite': a number item needs both 'min' and 'max'" in result.output
+    monkeypatch.setenv("LC_ALL", "vi_VN.UTF-8")
+    result = runner.invoke(args=["questionnaire", "publish", write(tmp_path, "bad.yaml", bad)])
+    assert result.exit_code == 1 and "bad.yaml: câu 'polite': câu số cần cả 'min' và 'max'" in result.output
 
 
 def test_publish_and_list(runner, tmp_path):

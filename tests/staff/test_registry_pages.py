@@ -93,7 +93,7 @@ def test_publish_a_questionnaire_file(app, tree, as_role):
     bad = upload(b"key: x\nversion: [\n")
     assert bad.status_code == 422 and "Tệp không phải YAML hợp lệ" in bad.get_data(as_text=True)
     invalid = upload(b"key: thu-nghiem\nversion: 1\n")
-    assert invalid.status_code == 422 and "Phiếu chưa hợp lệ" in invalid.get_data(as_text=True)
+    assert invalid.status_code == 422 and "Phiếu chưa hợp lệ: q.yaml: (cấp trên cùng): thiếu" in invalid.get_data(as_text=True)
     with open("questionnaires/counter-quick.yaml", "rb") as fh:
         same = upload(fh.read())
     assert same.status_code == 302
