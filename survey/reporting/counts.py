@@ -60,10 +60,16 @@ def _local_month_sqlite(element, compiler, **kw) -> str:
 
 class unindexed(FunctionElement):  # noqa: N801  (a SQL expression, named like a function)
     """A column the planner must not look up in an index (SQLite's unary +), only filter on: so an
-    index whose order matches a GROUP BY can stream the groups instead of sorting them."""
+    index whose order matches a GROUP BY can stream the groups instead of sorting them (or, for
+    the microdata, the primary key can be walked in id order). It keeps the column's type, so
+    values compared with it are bound as the column's (a date as the stored UTC text)."""
 
     type = String()
     inherit_cache = True
+
+    def __init__(self, column) -> None:
+        super().__init__(column)
+        self.type = column.type
 
 
 @compiles(unindexed)

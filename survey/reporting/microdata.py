@@ -39,7 +39,7 @@ from ..i18n import N_, _, format_number
 from ..models import Answer, Field, Response, ResponseFlag, Unit
 from ..sheets import safe_cell
 from .comments import mask
-from .counts import VN, local_month
+from .counts import VN, local_month, unindexed
 from .selection import Scope, Selection, fetch_rows, filter_responses, resolve
 
 FORMATS = ("csv", "xlsx", "sav")
@@ -183,30 +183,11 @@ def prepare(session: Session, sel: Selection, channel: str | None = None) -> Exp
     return Export(scope, layout(definitions), channel, session.scalar(query) or 0)
 
 
-class unindexed(FunctionElement):  # a SQL expression, named like one
-    """The column itself, hidden from SQLite's planner (unary +): the chunk query must walk
-    responses in id order from the last id read; given an index on the version or the date,
-    SQLite would read every matching response and sort them again for each chunk."""
-
-    inherit_cache = True
-
-    def __init__(self, column) -> None:
-        super().__init__(column)
-        self.type = column.type
-
-
-@compiles(unindexed)
-def _unindexed(element, compiler, **kw) -> str:
-    return compiler.process(element.clauses, **kw)
-
-
-@compiles(unindexed, "sqlite")
-def _unindexed_sqlite(element, compiler, **kw) -> str:
-    return f"+{compiler.process(element.clauses, **kw)}"
-
-
 def _in_id_order(query, scope: Scope, channel: str | None):
-    """The selection's filters (as selection.filter_responses) on columns no index serves."""
+    """The selection's filters (as selection.filter_responses) on columns no index serves: the
+    chunk query must walk responses in id order from the last id read; given an index on the
+    version or the date, SQLite would read every matching response and sort them again for each
+    chunk."""
     sel = scope.sel
     query = query.where(unindexed(Response.version_id).in_(scope.version_ids))
     if sel.since is not None:
@@ -308,12 +289,12 @@ def _gather(specs: tuple[tuple[str, str, Any], ...], zero: Any, one: Any):
         at = {k: i for i, k in enumerate(split)}
         none = len(split)
         start, end, picks = {}, none + 1 + sum(kind == "text" for kind, _i, _c in specs), []
-        for item in options:
+        for item, places in options.items():
             if item in at:
-                start[item], end = end, end + len(options[item])
+                start[item], end = end, end + len(places)
                 chosen = [i for i, k in enumerate(split) if k == item]
                 picks.append((itemgetter(*chosen) if len(chosen) > 1 else (lambda codes, i=chosen[0]: (codes[i],)),
-                              ticks[item], options[item]))
+                              ticks[item], places))
         index = [(start[item] + options[item][extra] if item in start else none) if kind == "option" else
                  at.get(item, none + 1 + extra) if kind == "text" else at.get(item, none)
                  for kind, item, extra in specs]
@@ -424,8 +405,8 @@ def csv_lines(session: Session, export: Export) -> Iterator[list[str]]:
     prefixes = _Cached(tag_cells)
     number, uncoded = 0, (None, "", "")
     for chunk, flags, coded, tails in _chunks(session, export, answers, lambda text: _csv_cell(safe_cell(mask(text))), tail):
-        lines = []
-        for number, response in enumerate(chunk, number + 1):
+        lines, first = [], number + 1
+        for number, response in enumerate(chunk, first):  # number goes on from the last chunk's
             rid = response[0]
             _rid, keys, codes = coded.get(rid, uncoded)
             codes = codes.split(",") if codes else []
