@@ -163,7 +163,7 @@ def selection_words(seed: str, ids: Iterable[str]) -> np.ndarray:
     """sha256(seed ":" id) of each id as an (n, 4) array of big-endian uint64 words: comparing the
     rows word by word is comparing the digests (and their hex, the published key) byte by byte."""
     prefix, sha256 = f"{seed}:".encode(), hashlib.sha256
-    digests = b"".join([sha256(prefix + str(i).encode()).digest() for i in ids])
+    digests = b"".join([sha256(prefix + i.encode()).digest() for i in ids])
     return np.frombuffer(digests, dtype=">u8").reshape(-1, 4)
 
 
