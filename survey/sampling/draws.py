@@ -4,8 +4,8 @@ DataFrame; the draw uses its numpy twin, first_ranks, and reads the frame as bar
 million-row frame draws and verifies in seconds).
 
 A draw records the seed, the algorithm, a checksum of the frame it was drawn from (sha256 of
-the frame's lines "dossier|unit|field|YYYY-MM-DD" sorted by dossier code, so the row order of
-the imported files does not matter), who and when. It is never edited: drawing again makes a
+the frame's lines "dossier|unit|field|YYYY-MM-DD" sorted as strings, joined by newlines, so the
+row order of the imported files does not matter), who and when. It is never edited: drawing again makes a
 new draw and both are kept. `verify` re-derives a draw from the frame and says whether it matches.
 Reserves are kept up to max(n_h, RESERVE_MIN) per stratum; the rest of the order is re-derivable.
 """
@@ -18,7 +18,16 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Date, String, cast, func, insert, literal_column, select, type_coerce
+from sqlalchemy import (
+    Date,
+    String,
+    cast,
+    func,
+    insert,
+    literal_column,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from analysis.sampling import first_ranks, selection_words
@@ -92,7 +101,7 @@ def frame_of(session: Session, design: SampleDesign) -> Frame:
 
 
 def frame_checksum(frame: Frame) -> str:
-    """sha256 of the frame's lines sorted by dossier code: the same frame, whatever its row order."""
+    """sha256 of the frame's lines, sorted: the same frame, whatever its row order (sha256-v1)."""
     return hashlib.sha256("\n".join(sorted(frame.lines)).encode()).hexdigest()
 
 
