@@ -87,24 +87,25 @@ def users_grant(login: str, role: str, unit_code: str | None) -> None:
 @click.argument("login")
 def users_disable(login: str) -> None:
     """Disable LOGIN; its open sessions end at their next request."""
-    session = db.get_session()
-    user = _user(session, login)
-    accounts.set_active(session, user, False)
-    audit.record(session, "user_disabled", actor_login="cli", target=user.login)
-    session.commit()
-    click.echo(say(f"{user.login}: đã khoá", f"{user.login}: disabled"))
+    _set_active(login, False)
 
 
 @users_cli.command("enable")
 @click.argument("login")
 def users_enable(login: str) -> None:
     """Enable LOGIN again."""
+    _set_active(login, True)
+
+
+def _set_active(login: str, active: bool) -> None:
+    """Disable or enable an account, audited as the CLI's."""
     session = db.get_session()
     user = _user(session, login)
-    accounts.set_active(session, user, True)
-    audit.record(session, "user_enabled", actor_login="cli", target=user.login)
+    accounts.set_active(session, user, active)
+    audit.record(session, "user_enabled" if active else "user_disabled", actor_login="cli", target=user.login)
     session.commit()
-    click.echo(say(f"{user.login}: đã mở khoá", f"{user.login}: enabled"))
+    click.echo(say(f"{user.login}: đã mở khoá", f"{user.login}: enabled") if active
+               else say(f"{user.login}: đã khoá", f"{user.login}: disabled"))
 
 
 @users_cli.command("reset")

@@ -69,6 +69,15 @@ def _answers_posted() -> MultiDict:
     return MultiDict([(k, v) for k, v in request.form.items(multi=True) if k != "respondent_code"])
 
 
+def _asked_code() -> str:
+    """The respondent code asked for (query or form); '' when none, which only a GET may leave out
+    (it shows the page that asks for one): a POST without it is a 400."""
+    code = (request.values.get("respondent_code") or "").strip()
+    if not code and request.method == "POST":
+        abort_with(400, _("Vui lòng nhập mã người trả lời in trên phiếu."))
+    return code
+
+
 def _member(code: str, draw: SampleDraw) -> SampleMember:
     """The member with this code; 403 when it belongs to a subtree this account may not manage."""
     member = entry.find_member(get_session(), code)
@@ -205,10 +214,8 @@ def settle(draw_id: int):
     db = get_session()
     draw = _draw(draw_id)
     form = _form()
-    code = (request.values.get("respondent_code") or "").strip()
+    code = _asked_code()
     if not code:
-        if request.method == "POST":
-            abort_with(400, _("Vui lòng nhập mã người trả lời in trên phiếu."))
         return render_template("staff/sampling/entry_settle_list.html", draw=draw, members=entry.to_settle(db, draw.id))
     try:
         member = _member(code, draw)
@@ -281,10 +288,8 @@ def phone(draw_id: int):
     db = get_session()
     draw = _draw(draw_id)
     form = _form()
-    code = (request.values.get("respondent_code") or "").strip()
+    code = _asked_code()
     if not code:
-        if request.method == "POST":
-            abort_with(400, _("Vui lòng nhập mã người trả lời in trên phiếu."))
         return render_template("staff/sampling/entry_phone_pick.html", draw=draw, form=EntryForm(formdata=None))
     try:
         member = _member(code, draw)

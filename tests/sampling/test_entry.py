@@ -13,7 +13,7 @@ from survey.db import get_session
 from survey.models import PaperKeying, Response, SampleMember, StaffEntry
 from survey.sampling import recheck
 from tests.sampling.conftest import make_draw, sample_draws  # noqa: F401
-from tests.staff.conftest import csrf_token, login, make_user
+from tests.staff.conftest import csrf_token, login, make_user, token_for
 
 ANSWERS = {"result_time": "1", "agencies_contacted": "1", "extra_contacts": "1", "info_published": "4",
            "staff_attitude": "4", "result_legal": "4", "costs_legal": "4", "extra_charges": "2",
@@ -247,3 +247,12 @@ def test_one_form_per_member_even_when_two_people_key_it_at_once(app, tree, ctx)
         entry.store_response(ctx, form, member, answers, channel="phone", login="b", idempotency_key="2" * 53)
     assert refused.value.status == 409
     assert ctx.scalar(select(func.count()).select_from(Response)) == 1
+
+
+@pytest.mark.parametrize("page", ["settle", "phone"])
+def test_a_post_without_a_respondent_code_is_a_400_that_says_so(tree, as_role, sample_draws, page):  # noqa: F811
+    c = as_role("coordinator")
+    url = f"/staff/sampling/draws/{tree.ids['draw_a']}/{page}"
+    assert c.get(url).status_code == 200  # without a code, the page that asks for one
+    resp = c.post(url, data={"csrf_token": token_for(c), "respondent_code": "  "})
+    assert resp.status_code == 400 and "Vui lòng nhập mã người trả lời in trên phiếu." in resp.get_data(as_text=True)
