@@ -9,7 +9,6 @@ Run:  python bench/bench_poster_job.py [--count 1000]   (not part of the test su
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 import tempfile
@@ -18,13 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import counter_registry, registry_app
+from bench.common import CSRF, counter_registry, logged_in, registry_app, staff_account
 from survey.db import get_session
 from survey.models import Job
-from survey.staff import accounts, scope
-
-PASSWORD = "ba con mèo nhảy qua hàng rào"
-TOKEN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 
 def main() -> None:
@@ -36,14 +31,10 @@ def main() -> None:
         with app.app_context():
             session = get_session()
             root = counter_registry(session, args.count)
-            user, _ = accounts.create_user(session, "quan.tri.tinh", "Quản trị tỉnh")
-            user.password_hash, user.must_change_password = accounts.hash_password(PASSWORD), False
-            scope.grant(session, user, "unit_admin", root, None)
+            staff_account(session, "quan.tri.tinh", "unit_admin", root)
             session.commit()
-        client = app.test_client()
-        token = TOKEN.search(client.get("/staff/login").get_data(as_text=True)).group(1)
-        client.post("/staff/login", data={"login": "quan.tri.tinh", "password": PASSWORD, "csrf_token": token})
-        token = TOKEN.search(client.get("/staff/units/33").get_data(as_text=True)).group(1)
+        client = logged_in(app, "quan.tri.tinh")
+        token = CSRF.search(client.get("/staff/units/33").get_data(as_text=True)).group(1)
 
         t0 = time.perf_counter()
         resp = client.post("/staff/units/33/poster-jobs", data={"csrf_token": token, "size": "a6"})

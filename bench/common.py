@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -10,6 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .pgcluster import PostgresCluster
+
+STAFF_PASSWORD = "ba con mèo nhảy qua hàng rào"  # 12+ characters, not common
+CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 
 @contextmanager
@@ -110,3 +114,21 @@ def frame(session, root, dossiers) -> None:
     session.add(batch)
     session.flush()
     session.execute(insert(FrameDossier), [{**d, "import_id": batch.id} for d in dossiers])
+
+
+def staff_account(session, login: str, role: str, unit) -> None:
+    """An account with `role` on `unit` and STAFF_PASSWORD set (no forced first change): who a
+    bench's test client logs in as to time a staff page."""
+    from survey.staff import accounts, scope
+
+    user, _ = accounts.create_user(session, login, login)
+    user.password_hash, user.must_change_password = accounts.hash_password(STAFF_PASSWORD), False
+    scope.grant(session, user, role, unit, None)
+
+
+def logged_in(app, login: str):
+    """A test client logged in as `login` (made by staff_account)."""
+    client = app.test_client()
+    token = CSRF.search(client.get("/staff/login").get_data(as_text=True)).group(1)
+    client.post("/staff/login", data={"login": login, "password": STAFF_PASSWORD, "csrf_token": token})
+    return client
