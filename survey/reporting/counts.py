@@ -27,6 +27,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from questionnaires.loader import Questionnaire
 
 from .. import catalog, upsert
+from ..db import unindexed  # noqa: F401  (re-exported: microdata and standard import it from here)
 from ..models import (
     Answer,
     AnswerCount,
@@ -56,30 +57,6 @@ class local_month(FunctionElement):  # noqa: N801  (a SQL function, named like o
 def _local_month_sqlite(element, compiler, **kw) -> str:
     # SQLite keeps UTC timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text (survey.db.UTCDateTime)
     return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)}, '+7 hours')"
-
-
-class unindexed(FunctionElement):  # noqa: N801  (a SQL expression, named like a function)
-    """A column the planner must not look up in an index (SQLite's unary +), only filter on: so an
-    index whose order matches a GROUP BY can stream the groups instead of sorting them (or, for
-    the microdata, the primary key can be walked in id order). It keeps the column's type, so
-    values compared with it are bound as the column's (a date as the stored UTC text)."""
-
-    type = String()
-    inherit_cache = True
-
-    def __init__(self, column) -> None:
-        super().__init__(column)
-        self.type = column.type
-
-
-@compiles(unindexed)
-def _unindexed(element, compiler, **kw) -> str:
-    return compiler.process(element.clauses, **kw)
-
-
-@compiles(unindexed, "sqlite")
-def _unindexed_sqlite(element, compiler, **kw) -> str:
-    return f"+{compiler.process(element.clauses, **kw)}"
 
 
 @compiles(local_month, "postgresql")

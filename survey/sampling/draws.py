@@ -18,20 +18,12 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import (
-    Date,
-    String,
-    cast,
-    func,
-    insert,
-    literal_column,
-    select,
-    type_coerce,
-)
+from sqlalchemy import String, cast, func, insert, select
 from sqlalchemy.orm import Session
 
 from analysis.sampling import first_ranks, selection_words
 
+from ..db import unindexed
 from ..i18n import _
 from ..models import Field, FrameDossier, SampleDesign, SampleDraw, SampleMember, Unit
 from .design import ANY, Params, allocation
@@ -65,20 +57,16 @@ class Frame:
 def frame_of(session: Session, design: SampleDesign) -> Frame:
     """The design's frame in one query that hands back three long strings (the lines, the codes and
     the strata, each row feeding all three in the same order) instead of a million rows of Python
-    objects. On SQLite the `+` keeps the planner off the date and unit indexes: a scan reads a
+    objects. On SQLite `unindexed` keeps the planner off the date and unit indexes: a scan reads a
     million rows in 0.4 s, the index lookups took 3 µs a row. Ordering the rows in SQL cost more
     than Python's sort of the lines (which runs of already-sorted rows make cheaper)."""
     unit = session.get(Unit, design.unit_id)
     postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        day, unit_id, done = func.to_char(FrameDossier.completed_on, "YYYY-MM-DD"), FrameDossier.unit_id, FrameDossier.completed_on
-    else:
-        unit_id = literal_column("+frame_dossiers.unit_id")
-        done = type_coerce(literal_column("+frame_dossiers.completed_on"), Date)
-        day = cast(FrameDossier.completed_on, String)
+    day = func.to_char(FrameDossier.completed_on, "YYYY-MM-DD") if postgres else cast(FrameDossier.completed_on, String)
+    unit_id, done = unindexed(FrameDossier.unit_id), unindexed(FrameDossier.completed_on)
     width = (session.scalar(select(func.max(Field.id))) or 0) + 1
     line = FrameDossier.dossier_code + "|" + Unit.code + "|" + Field.code + "|" + day
-    pair = cast(unit_id * width + FrameDossier.field_id, String)
+    pair = cast(FrameDossier.unit_id * width + FrameDossier.field_id, String)
     count, lines, codes, pairs = session.connection().execute(
         select(func.count(), *(func.aggregate_strings(c, sep) for c, sep in ((line, "\n"), (FrameDossier.dossier_code, "\n"),
                                                                           (pair, ","))))
