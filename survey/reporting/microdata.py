@@ -7,9 +7,10 @@ Vietnam-time month instead of the timestamp (with unit, field and channel, a day
 single out one visitor at one counter), never the device hash, and free text through
 `comments.mask` as on the dashboard. Every text cell goes through `sheets.safe_cell` in CSV and
 XLSX. Rows are read in chunks of responses ordered by id (keyset pagination: each chunk is one
-short query for the responses, one for their answers and one for their flags), so memory does
-not grow with the selection; only a .sav is built as one bounded frame (pyreadstat cannot
-append), hence SAV_MAX_ROWS.
+short query for the responses, one for their coded answers, one for their free text and one for
+their flags), so memory does not grow with the selection; a CSV chunk goes out as text lines
+(csv_lines), XLSX and .sav take typed rows (rows). Only a .sav is built as one bounded frame
+(pyreadstat cannot append), hence SAV_MAX_ROWS.
 """
 from __future__ import annotations
 
@@ -315,6 +316,8 @@ def _gather(specs: tuple[tuple[str, str, Any], ...], zero: Any, one: Any):
             choice = pick(codes)
             ticked = by_choice.get(choice)
             if ticked is None:
+                if len(by_choice) >= GATHER_CACHE:  # an item with many options: a bounded cache
+                    by_choice.clear()
                 ticked = by_choice[choice] = tick(choice, places)
             codes.extend(ticked)
         return cells(codes)
