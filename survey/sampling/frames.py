@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -271,9 +272,7 @@ def import_frame(session: Session, root: Unit, path: str | Path, *, source: str,
         raise FrameError(" ".join(problems))
     batch = FrameImport(unit_id=root.id, source=source[:80], filename=(filename or path.name)[:200],
                         file_sha256=file_sha256(path), actor_login=actor_login)
-    session.add(batch)
-    session.flush()
-    store = _Store(session, batch.id)
+    store = _Store(session, batch)
     check = _Checker(session, root, mapping, table.headers, iso_dates=store.sqlite)
     try:
         with store.bulk():
@@ -284,6 +283,7 @@ def import_frame(session: Session, root: Unit, path: str | Path, *, source: str,
                 store(parsed, check)
                 if progress is not None:
                     progress(read)
+            store.publish()
     except TooLarge as exc:
         raise FrameError(too_large(exc)) from None
     except SheetError as exc:
@@ -415,47 +415,101 @@ LOOKUP_CHUNK = 500  # codes per lookup query on SQLite (one prepared statement, 
 # frame is about 50 MB and each batch touches pages all over it; with the default 2 MB cache nearly
 # every insert re-read a page. Memory, not durability: the commit is still synchronous=FULL.
 IMPORT_CACHE_KIB = 128 * 1024
+STAGING = "frame_staging"  # SQLite's temp table of an import's checked rows (_Store)
 
 
 class _Store:
     """Stores checked batches: dossiers already in the frame (looked up by code) are unchanged or
     rejected as different, the others inserted in code order (the unique index takes them about
     twice as fast) through the driver: executemany of one prepared INSERT on SQLite, COPY on
-    PostgreSQL (SQLAlchemy's per-row parameter handling cost seconds over a million rows)."""
+    PostgreSQL (SQLAlchemy's per-row parameter handling cost seconds over a million rows).
 
-    def __init__(self, session: Session, import_id: int) -> None:
+    SQLite has one writer: an import that wrote the main file batch by batch held it for minutes,
+    and citizens' submissions waiting behind it failed after their 30 s busy timeout. So when the
+    connection holds no transaction yet, the batches are staged in a TEMP table (the connection's
+    private temp database) with the connection in autocommit mode, each look-up reading the main
+    file in its own snapshot; the one write to the main file is `publish`'s INSERT … SELECT (seconds
+    for a million rows), in the caller's transaction, so the caller's commit still keeps the whole
+    file or nothing."""
+
+    def __init__(self, session: Session, batch: FrameImport) -> None:
+        self.session, self.batch = session, batch
         self.connection = session.connection()
         self.sqlite = self.connection.dialect.name == "sqlite"
-        self.import_id = int(import_id)
+        self.raw = self.connection.connection.driver_connection
+        self.staged = self.sqlite and not self.raw.in_transaction
+        self.staging = False  # the temp table is there and the connection in autocommit
+        if not self.staged:
+            session.add(batch)
+            session.flush()
         columns = ", ".join(COLUMNS)
         table = FrameDossier.__tablename__
-        if self.sqlite:
+        if self.staged:
+            self.lookup_sql = (f"SELECT {columns} FROM main.{table} WHERE dossier_code IN "
+                               f"({', '.join(['?'] * LOOKUP_CHUNK)})")
+            self.insert_sql = f"INSERT INTO temp.{STAGING} VALUES ({', '.join(['?'] * len(COLUMNS))})"
+            self.publish_sql = (f"INSERT INTO main.{table} ({columns}, import_id) SELECT {columns}, ? "
+                                f"FROM temp.{STAGING} ORDER BY dossier_code")
+        elif self.sqlite:
             self.lookup_sql = (f"SELECT {columns} FROM {table} WHERE dossier_code IN "
                                f"({', '.join(['?'] * LOOKUP_CHUNK)})")
             self.insert_sql = (f"INSERT INTO {table} ({columns}, import_id) "
-                               f"VALUES ({', '.join(['?'] * len(COLUMNS))}, {self.import_id})")
+                               f"VALUES ({', '.join(['?'] * len(COLUMNS))}, {int(batch.id)})")
         else:
             self.lookup_sql = f"SELECT {columns} FROM {table} WHERE dossier_code = ANY(%s)"
             self.insert_sql = f"COPY {table} ({columns}, import_id) FROM STDIN"
 
     @contextmanager
     def bulk(self) -> Iterator[None]:
-        """SQLite's page cache raised for the import, then set back (the connection goes back to the pool)."""
+        """SQLite's page cache raised for the import, then set back (the connection goes back to the
+        pool); when staged, the temp table made and the connection in autocommit until `publish`."""
         if not self.sqlite:
             yield
             return
-        cursor = self.connection.connection.cursor()
+        cursor = self.raw.cursor()
         before = cursor.execute("PRAGMA cache_size").fetchone()[0]
         cursor.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KIB}")
+        if self.staged:
+            self.isolation, self.raw.isolation_level, self.staging = self.raw.isolation_level, None, True
+            cursor.execute(f"DROP TABLE IF EXISTS temp.{STAGING}")
+            cursor.execute(f"CREATE TEMP TABLE {STAGING} AS SELECT {', '.join(COLUMNS)} "
+                           f"FROM main.{FrameDossier.__tablename__} WHERE 0")
         try:
             yield
         finally:
+            if self.staged:
+                self._end_staging(cursor)
             cursor.execute(f"PRAGMA cache_size = {int(before)}")
             cursor.close()
 
+    def publish(self) -> None:
+        """Move the staged rows into the frame: the import's one write to the main file."""
+        if not self.staged:
+            return
+        cursor = self.raw.cursor()
+        try:
+            self._end_staging(cursor, drop=False)
+            self.session.add(self.batch)
+            self.session.flush()  # the first write: SQLite's writer slot from here to the caller's commit
+            cursor.execute(self.publish_sql, (self.batch.id,))
+            cursor.execute(f"DROP TABLE temp.{STAGING}")
+        except sqlite3.IntegrityError:
+            raise FrameError(_("Trong lúc tệp này được nhập, một lần nhập khác đã thêm cùng mã hồ sơ; "
+                               "chưa hồ sơ nào của tệp được lưu. Hãy nhập lại tệp: các hồ sơ đã có sẽ "
+                               "được báo là không đổi.")) from None
+        finally:
+            cursor.close()
+
+    def _end_staging(self, cursor: Any, *, drop: bool = True) -> None:
+        """Back to the connection's own transaction mode (once); the temp table dropped unless published."""
+        if self.staging:
+            if drop:
+                cursor.execute(f"DROP TABLE IF EXISTS temp.{STAGING}")
+            self.raw.isolation_level, self.staging = self.isolation, False
+
     def __call__(self, good: list[tuple], check: _Checker) -> None:
         good.sort()
-        cursor = self.connection.connection.cursor()
+        cursor = self.raw.cursor()
         try:
             existing = dict(self.existing(cursor, [values[0] for values in good]))
             if existing:
@@ -477,7 +531,7 @@ class _Store:
             elif new:
                 with cursor.copy(self.insert_sql) as copy:
                     for values in new:
-                        copy.write_row((*values, self.import_id))
+                        copy.write_row((*values, self.batch.id))
         finally:
             cursor.close()
         check.report.created += len(new)
