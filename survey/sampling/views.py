@@ -14,7 +14,16 @@ import time
 from datetime import date
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,13 +31,31 @@ from sqlalchemy.orm import Session
 from ..db import get_session
 from ..errors import abort_with
 from ..i18n import N_, _, get_locale
-from ..models import Field, FrameDossier, FrameImport, Job, SampleDesign, SampleDraw, Unit
+from ..models import (
+    Field,
+    FrameDossier,
+    FrameImport,
+    Job,
+    SampleDesign,
+    SampleDraw,
+    Unit,
+)
 from ..qr import codes
 from ..sheets import SheetError
 from ..staff import audit, jobs, scope
 from ..staff.scope import require
 from . import design as designs
-from . import draws, estimates, fieldwork, frame_jobs, frames, letters, paper_forms, retention, tracking
+from . import (
+    draws,
+    estimates,
+    fieldwork,
+    frame_jobs,
+    frames,
+    letters,
+    paper_forms,
+    retention,
+    tracking,
+)
 from .forms import DesignForm, MappingForm, StatusForm, UploadForm
 
 bp = Blueprint("staff_sampling", __name__, url_prefix="/staff/sampling")
@@ -344,15 +371,22 @@ def design_post(code: str):
     return redirect(url_for("staff_sampling.draw", draw_id=row.id))
 
 
+# Re-deriving a draw reads its whole frame (about 4 s of CPU at a million rows, bench/bench_draw.py):
+# done on every view of a draw from a smaller frame, and on request (?kiem_tra=1) for a larger one,
+# since the page is reopened after every status a fieldworker sets.
+AUTO_VERIFY_ROWS = 100_000
+
+
 def _draw_page(row: SampleDraw, form: StatusForm, errors: list[str], status: int = 200):
     db = get_session()
+    check = draws.verify(db, row) if row.frame_size <= AUTO_VERIFY_ROWS or request.args.get("kiem_tra") else None
     members = fieldwork.members(db, row)
     audit.record(db, "personal_data_viewed", actor=me(), unit=row.design.unit, target=request.path, what="sample",
                  rows=len(members))
     db.commit()
     return render_template("staff/sampling/draw.html", draw=row, design=row.design, members=members,
                            strata=draws.strata_summary(db, row), formulas=designs.FORMULAS, allocations=designs.ALLOCATIONS,
-                           strata_labels=designs.STRATA, check=draws.verify(db, row), rates=tracking.rates(db, row.id),
+                           strata_labels=designs.STRATA, check=check, rates=tracking.rates(db, row.id),
                            statuses=tracking.STATUSES, settable=tracking.SETTABLE, form=form, errors=errors,
                            in_field=tracking.in_field, est=estimates.for_draw(db, row), print_limit=letters.SYNC_LIMIT,
                            in_field_count=sum(1 for m, *_rest in members if tracking.in_field(m) and m.status != "replaced")), status

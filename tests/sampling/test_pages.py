@@ -6,6 +6,7 @@ import csv
 import io
 import re
 
+import pytest
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -112,6 +113,14 @@ def test_design_preview_draw_and_export(app, as_role):
     assert drawn.status_code == 302
     draw_page = c.get(drawn.headers["Location"]).get_data(as_text=True)
     assert "hanoi-2026" in draw_page and "Khớp" in draw_page
+    from survey.sampling import views as sampling_views
+    with pytest.MonkeyPatch.context() as mp:  # a draw from a frame too large to re-derive on every view
+        mp.setattr(sampling_views, "AUTO_VERIFY_ROWS", 40)
+        mp.setattr(sampling_views.draws, "verify", lambda *a: pytest.fail("re-derived without being asked"))
+        large = c.get(drawn.headers["Location"]).get_data(as_text=True)
+        assert "Khớp" not in large and "đọc toàn bộ 41 hồ sơ" in large and "kiem_tra=1" in large
+    asked = c.get(drawn.headers["Location"] + "?kiem_tra=1").get_data(as_text=True)
+    assert "Khớp: khung mẫu không đổi" in asked
     [event] = audit_rows(app, "sample_drawn")
     assert '"seed": "hanoi-2026"' in event.detail
     export = c.get(drawn.headers["Location"] + "/export?format=csv")
