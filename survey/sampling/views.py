@@ -14,16 +14,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from flask import (
-    Blueprint,
-    Response,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -31,31 +22,13 @@ from sqlalchemy.orm import Session
 from ..db import get_session
 from ..errors import abort_with
 from ..i18n import N_, _, get_locale
-from ..models import (
-    Field,
-    FrameDossier,
-    FrameImport,
-    Job,
-    SampleDesign,
-    SampleDraw,
-    Unit,
-)
+from ..models import Field, FrameDossier, FrameImport, Job, SampleDesign, SampleDraw, Unit
 from ..qr import codes
 from ..sheets import SheetError
 from ..staff import audit, jobs, scope
 from ..staff.scope import require
 from . import design as designs
-from . import (
-    draws,
-    estimates,
-    fieldwork,
-    frame_jobs,
-    frames,
-    letters,
-    paper_forms,
-    retention,
-    tracking,
-)
+from . import draws, estimates, fieldwork, frame_jobs, frames, letters, paper_forms, retention, tracking
 from .forms import DesignForm, MappingForm, StatusForm, UploadForm
 
 bp = Blueprint("staff_sampling", __name__, url_prefix="/staff/sampling")
