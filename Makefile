@@ -33,8 +33,9 @@ run: install
 	@$(FLASK) urls --base http://$(HOST):$(PORT)
 	SURVEY_PUBLIC_BASE_URL=$${SURVEY_PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
-# One test worker per core (pytest-xdist); TEST_WORKERS=0 runs in one process.
-TEST_WORKERS ?= auto
+# pytest-xdist workers: one more than the cores, since the suite's workers spend much of their time
+# waiting on chromium, gunicorn and PostgreSQL rather than computing; TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 test: install-dev
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
