@@ -97,7 +97,7 @@ def test_pdf_field_table_has_the_coverage_column_and_note(as_role, world, app):
     _x, n = land_feedback(rows)
     with app.test_request_context():
         shown = format_pct(100 * n / DOSSIERS)
-    assert "Độ bao phủ" in text and f"{shown} ({n}/{DOSSIERS})" in text and "Chưa có số liệu hồ sơ" in text
+    assert "Độ bao phủ" in text and f"{shown} ({n} / {DOSSIERS} hồ sơ)" in text and "Chưa có số liệu hồ sơ" in text
     assert "khung mẫu" in text
 
 
