@@ -55,9 +55,9 @@ class Frame:
 
 
 def frame_of(session: Session, design: SampleDesign) -> Frame:
-    """The design's frame in one query that hands back three long strings (the lines, the codes and
-    the strata, each row feeding all three in the same order) instead of a million rows of Python
-    objects. On SQLite `unindexed` keeps the planner off the date and unit indexes: a scan reads a
+    """The design's frame in one query that hands back two long strings (the lines, whose first part
+    is the code, and the strata, each row feeding both in the same order) instead of a million rows
+    of Python objects. On SQLite `unindexed` keeps the planner off the date and unit indexes: a scan reads a
     million rows in 0.4 s, the index lookups took 3 µs a row. Ordering the rows in SQL cost more
     than Python's sort of the lines (which runs of already-sorted rows make cheaper)."""
     unit = session.get(Unit, design.unit_id)
@@ -67,16 +67,21 @@ def frame_of(session: Session, design: SampleDesign) -> Frame:
     width = (session.scalar(select(func.max(Field.id))) or 0) + 1
     line = FrameDossier.dossier_code + "|" + Unit.code + "|" + Field.code + "|" + day
     pair = cast(FrameDossier.unit_id * width + FrameDossier.field_id, String)
-    count, lines, codes, pairs = session.connection().execute(
-        select(func.count(), *(func.aggregate_strings(c, sep) for c, sep in ((line, "\n"), (FrameDossier.dossier_code, "\n"),
-                                                                          (pair, ","))))
+    count, text, pairs = session.connection().execute(
+        select(func.count(), func.aggregate_strings(line, "\n"), func.aggregate_strings(pair, ","))
         .select_from(FrameDossier).join(Unit, Unit.id == unit_id).join(Field, Field.id == FrameDossier.field_id)
         .where(Unit.path.startswith(unit.path), done >= design.period_start, done <= design.period_end)).one()
     if not count:
         return Frame([], np.zeros(0, dtype=np.int64), [], [])
-    lines, codes = lines.split("\n"), codes.split("\n")
-    if not len(lines) == len(codes) == count:  # the import refuses control characters in codes
+    lines = text.split("\n")
+    if len(lines) != count:  # the import refuses control characters in codes
         raise DrawError(_("Khung mẫu có mã hồ sơ chứa ký tự xuống dòng: hãy sửa mã đó trong khung mẫu rồi rút lại."))
+    # Each line's code is what precedes its last three '|' (unit and field codes and dates hold none):
+    # cut from the lines rather than aggregated apart, which cost the query 0.7 s at a million rows.
+    if text.count("|") == 3 * count:  # no code holds a '|' (the import refuses them)
+        codes = [each.partition("|")[0] for each in lines]
+    else:
+        codes = [each.rsplit("|", 3)[0] for each in lines]
     pairs, inverse = np.unique(np.fromstring(pairs, dtype=np.int64, sep=","), return_inverse=True)
     unit_codes = dict(session.execute(select(Unit.id, Unit.code).where(Unit.path.startswith(unit.path))).all())
     field_codes = dict(session.execute(select(Field.id, Field.code)).all())

@@ -10,7 +10,7 @@ from datetime import date
 
 import numpy as np
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from analysis.sampling import first_ranks, selection_words
 from survey.models import Field, FrameDossier, FrameImport, SampleMember
@@ -139,3 +139,18 @@ def test_a_code_with_a_line_break_is_named_not_split(frame):
     saved = design.save(frame, design.Params(unit("33"), date(2026, 10, 1), date(2026, 12, 31), total=5), "t")
     with pytest.raises(draws.DrawError, match="xuống dòng"):
         draws.draw(frame, saved, seed="s")
+
+
+def test_without_a_bar_in_any_code_the_codes_are_cut_from_the_lines_alike(frame):
+    # the frame fixture holds "X-1|b" (codes then come by rsplit); without it, by the faster partition
+    frame.execute(delete(FrameDossier).where(FrameDossier.dossier_code == "X-1|b"))
+    saved = design.save(frame, design.Params(unit("33"), date(2026, 10, 1), date(2026, 12, 31), total=17), "t")
+    assert "X-1" in draws.frame_of(frame, saved).codes
+    row = draws.draw(frame, saved, seed="quy4-2026")
+    frame.flush()
+    got = frame.execute(select(SampleMember.stratum, FrameDossier.dossier_code, SampleMember.rank, SampleMember.selected,
+                               SampleMember.reserve_rank)
+                        .join(FrameDossier, FrameDossier.id == SampleMember.dossier_id)
+                        .where(SampleMember.draw_id == row.id).order_by(SampleMember.respondent_code)).all()
+    checksum, members = reference_draw(frame, saved, "quy4-2026")
+    assert [tuple(g) for g in got] == members and row.frame_sha256 == checksum and row.frame_size == 100
