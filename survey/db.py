@@ -31,6 +31,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
@@ -166,13 +167,29 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+class DatabaseUrlError(RuntimeError):
+    """SURVEY_DATABASE_URL set but empty or not a URL: said at start-up in words, not as a traceback
+    from deep inside SQLAlchemy (the URL is not echoed: it may hold a password)."""
+
+
+def _configured_engine(setting: str, url: object, **pool: Any) -> Engine:
+    if not url:
+        raise DatabaseUrlError(f"SURVEY_{setting} is set but empty: unset it to use instance/survey.sqlite3, or give "
+                               "a URL such as postgresql://user:password@host/sipas")
+    try:
+        return make_engine(str(url), **pool)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise DatabaseUrlError(f"SURVEY_{setting} is not a database URL: write it as sqlite:////absolute/path/survey.sqlite3 "
+                               "or postgresql://user:password@host/sipas") from None
+
+
 def init_app(app: Flask) -> None:
     pool: dict[str, Any] = {}
     if app.config.get("DATABASE_POOL_SIZE"):
         pool["pool_size"] = int(app.config["DATABASE_POOL_SIZE"])
-    engine = make_engine(app.config["DATABASE_URL"], **pool)
+    engine = _configured_engine("DATABASE_URL", app.config["DATABASE_URL"], **pool)
     replica_url = app.config.get("REPORTS_DATABASE_URL")
-    reports = make_engine(replica_url, **pool) if replica_url else engine
+    reports = _configured_engine("REPORTS_DATABASE_URL", replica_url, **pool) if replica_url else engine
     app.extensions["survey_db"] = {
         "engine": engine,
         "sessionmaker": sessionmaker(engine, expire_on_commit=False),

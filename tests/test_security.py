@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from survey import create_app
 from survey.qr import codes
+from survey.db import DatabaseUrlError
 from survey.security import CONTENT_SECURITY_POLICY, SecretKeyError
 from tests.conftest import FormPage
 from tests.formdata import answers_for, post_body
@@ -187,6 +188,16 @@ def test_short_or_guessable_secret_keys_refuse_to_start(environment, value):
     environment.setenv("SURVEY_SECRET_KEY", value)
     with pytest.raises(SecretKeyError, match="at least 32 characters"):
         create_app()
+
+
+@pytest.mark.parametrize(("value", "said"), [("", "is set but empty"), ("not a url", "is not a database URL"),
+                                             ("postgresql://sipas:hemmelig@db:port/sipas", "is not a database URL")])
+def test_an_empty_or_broken_database_url_is_named_at_start(environment, value, said):
+    environment.setenv("SURVEY_SECRET_KEY", "k" * 48)
+    environment.setenv("SURVEY_DATABASE_URL", value)
+    with pytest.raises(DatabaseUrlError, match=f"SURVEY_DATABASE_URL {said}") as caught:
+        create_app()
+    assert "hemmelig" not in str(caught.value)  # a password in the URL is not repeated
 
 
 @pytest.mark.parametrize("value", ["12345", "changeme", "y" * 20])
