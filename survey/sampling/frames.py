@@ -444,17 +444,16 @@ class _Store:
             session.flush()
         columns = ", ".join(COLUMNS)
         table = FrameDossier.__tablename__
-        if self.staged:
+        if self.sqlite:
             self.lookup_sql = (f"SELECT {columns} FROM main.{table} WHERE dossier_code IN "
                                f"({', '.join(['?'] * LOOKUP_CHUNK)})")
-            self.insert_sql = f"INSERT INTO temp.{STAGING} VALUES ({', '.join(['?'] * len(COLUMNS))})"
-            self.publish_sql = (f"INSERT INTO main.{table} ({columns}, import_id) SELECT {columns}, ? "
-                                f"FROM temp.{STAGING} ORDER BY dossier_code")
-        elif self.sqlite:
-            self.lookup_sql = (f"SELECT {columns} FROM {table} WHERE dossier_code IN "
-                               f"({', '.join(['?'] * LOOKUP_CHUNK)})")
-            self.insert_sql = (f"INSERT INTO {table} ({columns}, import_id) "
-                               f"VALUES ({', '.join(['?'] * len(COLUMNS))}, {int(batch.id)})")
+            values = ", ".join(["?"] * len(COLUMNS))
+            if self.staged:
+                self.insert_sql = f"INSERT INTO temp.{STAGING} VALUES ({values})"
+                self.publish_sql = (f"INSERT INTO main.{table} ({columns}, import_id) SELECT {columns}, ? "
+                                    f"FROM temp.{STAGING} ORDER BY dossier_code")
+            else:
+                self.insert_sql = f"INSERT INTO {table} ({columns}, import_id) VALUES ({values}, {int(batch.id)})"
         else:
             self.lookup_sql = f"SELECT {columns} FROM {table} WHERE dossier_code = ANY(%s)"
             self.insert_sql = f"COPY {table} ({columns}, import_id) FROM STDIN"
@@ -493,7 +492,7 @@ class _Store:
             self.session.flush()  # the first write: SQLite's writer slot from here to the caller's commit
             cursor.execute(self.publish_sql, (self.batch.id,))
             cursor.execute(f"DROP TABLE temp.{STAGING}")
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError:  # the temp table stays until the next import or the connection closes
             raise FrameError(_("Trong lúc tệp này được nhập, một lần nhập khác đã thêm cùng mã hồ sơ; "
                                "chưa hồ sơ nào của tệp được lưu. Hãy nhập lại tệp: các hồ sơ đã có sẽ "
                                "được báo là không đổi.")) from None
